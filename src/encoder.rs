@@ -1,0 +1,199 @@
+//! A loaded text model: tokenizer + network on one device. Texts in, unit vectors out.
+//!
+//! Inputs are sorted by length and cut into batches so padding stays small; within a
+//! batch, padding is masked in attention and never pooled. The one read of the result is
+//! async (`into_data_async`), so the same code runs where synchronous GPU readback does
+//! not exist (WebGPU in the browser).
+
+use std::path::Path;
+
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use sha2::{Digest, Sha256};
+use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::{Result, TriageError};
+use crate::models::bert::{Bert, BertConfig, KEY_MAP};
+use crate::registry::{Architecture, ModelSpec};
+
+/// Sequences per forward pass.
+pub const BATCH_SIZE: usize = 32;
+
+enum Network {
+    Bert(Bert),
+}
+
+pub struct TextEncoder {
+    pub spec: &'static ModelSpec,
+    tokenizer: Tokenizer,
+    network: Network,
+    device: Device,
+}
+
+/// Checks a file against the sha256 the registry pins.
+pub fn verify_sha256(spec: &ModelSpec, name: &str, bytes: &[u8]) -> Result<()> {
+    let Some(file) = spec.files.iter().find(|f| f.name == name) else { return Ok(()) };
+    let got = hex::encode(Sha256::digest(bytes));
+    if got != file.sha256 {
+        return Err(TriageError::ModelUnavailable(format!(
+            "{}/{name} has sha256 {got}, expected {}: the file is damaged or not this model's",
+            spec.id, file.sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Loads a tokenizer.json with its baked-in padding and truncation removed: triage pads
+/// per batch and truncates to the model's own limit.
+pub fn load_tokenizer(bytes: &[u8], max_tokens: usize) -> Result<Tokenizer> {
+    let mut tokenizer =
+        Tokenizer::from_bytes(bytes).map_err(|e| TriageError::ModelUnavailable(format!("bad tokenizer.json: {e}")))?;
+    tokenizer.with_padding(None::<PaddingParams>);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+            direction: TruncationDirection::Right,
+        }))
+        .map_err(|e| TriageError::ModelUnavailable(format!("tokenizer truncation: {e}")))?;
+    Ok(tokenizer)
+}
+
+impl TextEncoder {
+    /// Builds the model from its three files' bytes (the browser's path: fetched files).
+    pub fn from_bytes(
+        spec: &'static ModelSpec,
+        config: &[u8],
+        tokenizer: &[u8],
+        weights: Vec<u8>,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::build(spec, config, tokenizer, SafetensorsStore::from_bytes(Some(weights)), device)
+    }
+
+    /// Builds the model from a directory holding the registry's files, checking their
+    /// sha256 unless `verify` is false (the caller verified them already).
+    pub fn from_dir(spec: &'static ModelSpec, dir: &Path, device: &Device, verify: bool) -> Result<Self> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                TriageError::ModelUnavailable(format!(
+                    "Model '{}' is not available: cannot read {} ({e}). Run `python3 models/fetch.py {}` first.",
+                    spec.id,
+                    path.display(),
+                    spec.id
+                ))
+            })
+        };
+        let config = read("config.json")?;
+        let tokenizer = read("tokenizer.json")?;
+        if verify {
+            verify_sha256(spec, "config.json", &config)?;
+            verify_sha256(spec, "tokenizer.json", &tokenizer)?;
+            verify_sha256(spec, "model.safetensors", &read("model.safetensors")?)?;
+        }
+        let weights = dir.join("model.safetensors");
+        if !weights.exists() {
+            read("model.safetensors")?;
+        }
+        Self::build(spec, &config, &tokenizer, SafetensorsStore::from_file(weights), device)
+    }
+
+    fn build(
+        spec: &'static ModelSpec,
+        config: &[u8],
+        tokenizer: &[u8],
+        store: SafetensorsStore,
+        device: &Device,
+    ) -> Result<Self> {
+        let tokenizer = load_tokenizer(tokenizer, spec.max_tokens)?;
+        let network = match spec.architecture {
+            Architecture::Bert => {
+                let cfg: BertConfig = serde_json::from_slice(config)
+                    .map_err(|e| TriageError::ModelUnavailable(format!("{}: bad config.json: {e}", spec.id)))?;
+                cfg.validate().map_err(|e| TriageError::ModelUnavailable(format!("{}: {e}", spec.id)))?;
+                if cfg.hidden_size != spec.dim || cfg.max_position_embeddings < spec.max_tokens {
+                    return Err(TriageError::ModelUnavailable(format!(
+                        "{}: config.json does not match the registry (hidden {}, positions {})",
+                        spec.id, cfg.hidden_size, cfg.max_position_embeddings
+                    )));
+                }
+                let mut model = cfg.init(device);
+                let mut store = KEY_MAP
+                    .iter()
+                    .fold(store, |s, (from, to)| s.with_key_remapping(*from, *to))
+                    .with_from_adapter(PyTorchToBurnAdapter);
+                let result = model
+                    .load_from(&mut store)
+                    .map_err(|e| TriageError::ModelUnavailable(format!("{}: cannot load weights: {e}", spec.id)))?;
+                if !result.missing.is_empty() || !result.errors.is_empty() {
+                    return Err(TriageError::ModelUnavailable(format!(
+                        "{}: weights do not fit the network: missing {:?}, errors {:?}",
+                        spec.id, result.missing, result.errors
+                    )));
+                }
+                Network::Bert(model)
+            }
+        };
+        Ok(Self { spec, tokenizer, network, device: device.clone() })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Token ids of each text, with the model's prefix and special tokens, truncated to
+    /// the model's limit.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", self.spec.text_prefix)).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch(prefixed, true)
+            .map_err(|e| TriageError::internal("tokenizer", e))?;
+        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// Embeddings of token sequences, in input order: `[n][dim]`, unit length.
+    pub async fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
+        let mut out = vec![Vec::new(); sequences.len()];
+        for chunk in order.chunks(BATCH_SIZE) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|&i| sequences[i].as_slice()).collect();
+            let rows = self.forward(&batch).await?;
+            for (&i, row) in chunk.iter().zip(rows) {
+                out[i] = row;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One padded batch through the network: `[batch][≤ seq]` ids → `[batch][dim]`.
+    async fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let seq = batch.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let mut ids = Vec::with_capacity(batch.len() * seq);
+        let mut mask = Vec::with_capacity(batch.len() * seq);
+        for s in batch {
+            ids.extend(s.iter().map(|&t| t as i32));
+            ids.extend(std::iter::repeat_n(0, seq - s.len()));
+            mask.extend(std::iter::repeat_n(1i32, s.len()));
+            mask.extend(std::iter::repeat_n(0i32, seq - s.len()));
+        }
+        let shape = [batch.len(), seq];
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
+        let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), &self.device);
+        let pooled = match &self.network {
+            Network::Bert(m) => m.forward(ids, mask),
+        };
+        let data = pooled
+            .into_data_async()
+            .await
+            .map_err(|e| TriageError::internal("reading embeddings from the device", e))?;
+        let flat: Vec<f32> = data
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| TriageError::internal("embedding data", format!("{e:?}")))?;
+        Ok(flat.chunks(self.spec.dim).map(<[f32]>::to_vec).collect())
+    }
+}

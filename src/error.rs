@@ -1,0 +1,129 @@
+//! One error type for the whole engine, rendered as Jina's `ErrorResponse`
+//! (`{"code", "detail"}`) with the HTTP status Jina uses for that code.
+//!
+//! Codes follow `components.responses` of Jina's 2026 OpenAPI schema. Jina answers a
+//! request that fails schema validation with a 422 `HTTPValidationError`
+//! (`detail` + `errors[]`, no code); triage gives those the code `INPUT_VALIDATION_ERROR`
+//! so that every error a caller sees has a machine-readable code.
+
+use serde::Serialize;
+
+/// Every way a request can fail.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TriageError {
+    /// The request does not fit the schema or Jina's limits (HTTP 422).
+    #[error("{detail}")]
+    Validation { field: String, detail: String },
+    /// `model` names no model triage knows (HTTP 400).
+    #[error("Model '{model}' not found. Available models: {available}")]
+    ModelNotFound { model: String, available: String },
+    /// Training labels are unusable: fewer than two distinct, or empty (HTTP 400).
+    #[error("{0}")]
+    InvalidLabels(String),
+    /// Too many labels, groups or labels in a group (HTTP 400).
+    #[error("Label limit exceeded: {current} labels provided, maximum {max} allowed. {hint}")]
+    LabelLimitExceeded { current: usize, max: usize, hint: String },
+    /// A classifier id that does not exist (HTTP 404).
+    #[error("{kind} '{id}' not found or access denied. Verify the ID and your permissions.")]
+    NotFound { kind: &'static str, id: String },
+    /// A classifier was changed by someone else between read and write (HTTP 409).
+    #[error("{kind} '{id}' is currently being modified. Please retry after a few moments.")]
+    Conflict { kind: &'static str, id: String },
+    /// Model files are missing or do not match the registry (HTTP 503).
+    #[error("{0}")]
+    ModelUnavailable(String),
+    /// Anything else: I/O, a backend failure, a corrupt stored record (HTTP 500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = TriageError> = std::result::Result<T, E>;
+
+/// Jina's `ErrorResponse`, plus the `errors` list of its 422 `HTTPValidationError`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorResponse {
+    pub code: &'static str,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl TriageError {
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        TriageError::Validation { field: field.into(), detail: detail.into() }
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        TriageError::Internal(format!("{context}: {err}"))
+    }
+
+    /// Jina's machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TriageError::Validation { .. } => "INPUT_VALIDATION_ERROR",
+            TriageError::ModelNotFound { .. } => "INPUT_MODEL_NOT_FOUND",
+            TriageError::InvalidLabels(_) => "INPUT_INVALID_LABELS",
+            TriageError::LabelLimitExceeded { .. } => "INPUT_LABEL_LIMIT_EXCEEDED",
+            TriageError::NotFound { .. } => "RESOURCE_NOT_FOUND",
+            TriageError::Conflict { .. } => "CONFLICT_RESOURCE_BUSY",
+            TriageError::ModelUnavailable(_) => "SERVICE_UNAVAILABLE",
+            TriageError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status Jina answers this code with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            TriageError::Validation { .. } => 422,
+            TriageError::ModelNotFound { .. }
+            | TriageError::InvalidLabels(_)
+            | TriageError::LabelLimitExceeded { .. } => 400,
+            TriageError::NotFound { .. } => 404,
+            TriageError::Conflict { .. } => 409,
+            TriageError::ModelUnavailable(_) => 503,
+            TriageError::Internal(_) => 500,
+        }
+    }
+
+    pub fn to_response(&self) -> ErrorResponse {
+        let errors = match self {
+            TriageError::Validation { field, detail } => vec![FieldError {
+                field: field.clone(),
+                message: detail.clone(),
+                kind: "value_error",
+            }],
+            _ => Vec::new(),
+        };
+        ErrorResponse { code: self.code(), detail: self.to_string(), errors }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.to_response())
+            .unwrap_or_else(|_| format!("{{\"code\":\"{}\",\"detail\":\"\"}}", self.code()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_jina_error_response() {
+        let e = TriageError::NotFound { kind: "Classifier", id: "abc".into() };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["code"], "RESOURCE_NOT_FOUND");
+        assert_eq!(v["detail"], "Classifier 'abc' not found or access denied. Verify the ID and your permissions.");
+        assert!(v.get("errors").is_none());
+        assert_eq!(e.http_status(), 404);
+        let v = TriageError::validation("input", "bad").to_response();
+        assert_eq!(v.errors[0].field, "input");
+    }
+}

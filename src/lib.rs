@@ -1,0 +1,23 @@
+//! triage: zero-shot and few-shot classification of text on the device, speaking Jina's
+//! Classifier API (`POST /v1/classify`, `POST /v1/train`, classifier list and delete).
+//!
+//! - [`api`]: Jina's request/response types, validated up front.
+//! - [`error`]: one error enum rendering Jina's `ErrorResponse`.
+//! - [`registry`]: the table of models.
+//! - [`models`]: the networks, in burn; [`encoder`]: tokenizer + network.
+//! - [`classify`], [`fewshot`]: the classification math on plain vectors.
+//! - [`store`]: where few-shot classifiers live.
+//! - [`engine`]: all of it behind classify / train / list / delete.
+
+pub mod api;
+pub mod classify;
+pub mod encoder;
+pub mod engine;
+pub mod error;
+pub mod fewshot;
+pub mod models;
+pub mod registry;
+pub mod store;
+
+pub use engine::Engine;
+pub use error::{Result, TriageError};

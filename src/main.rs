@@ -1,0 +1,249 @@
+//! `triage`: the command-line face of the engine.
+//!
+//! `triage classify -d @request.json` prints exactly the API's response JSON; on bad
+//! input it prints Jina's `ErrorResponse` JSON and exits non-zero.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use triage::encoder::TextEncoder;
+use triage::engine::{ModelLoader, parse_body};
+use triage::registry::{self, ModelSpec};
+use triage::store::FsStore;
+use triage::{Engine, TriageError};
+
+#[derive(Parser)]
+#[command(name = "triage", version, about = "Zero-shot and few-shot classification, on this machine, speaking Jina's Classifier API")]
+struct Cli {
+    /// Directory holding one folder of files per model (see `models/fetch.py`).
+    #[arg(long, global = true, env = "TRIAGE_MODELS_DIR", default_value = "models/cache")]
+    models_dir: PathBuf,
+    /// Directory where few-shot classifiers are stored.
+    #[arg(long, global = true, env = "TRIAGE_STORE_DIR")]
+    store: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, global = true, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+    /// No progress bar on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// burn-flex, the CPU backend.
+    Flex,
+    /// burn's wgpu backend (Vulkan / Metal / DX12; build with `--features wgpu`).
+    Wgpu,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// POST /v1/classify. Body: `-d @file.json`, `-d '{...}'`, or stdin.
+    Classify {
+        #[arg(short = 'd', long = "data")]
+        data: Option<String>,
+    },
+    /// POST /v1/train.
+    Train {
+        #[arg(short = 'd', long = "data")]
+        data: Option<String>,
+    },
+    /// GET /v1/classifiers.
+    Classifiers,
+    /// DELETE /v1/classifiers/{id}.
+    Delete { classifier_id: String },
+    /// The models triage knows and whether their files are present.
+    Models,
+    /// Embeddings per second at batch 1, 8 and 32 on ~64-token sentences (JSON lines).
+    Bench {
+        #[arg(long, default_value = registry::DEFAULT_MODEL)]
+        model: String,
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 8, 32])]
+        batches: Vec<usize>,
+        /// Seconds to spend per batch size (after one warm-up batch).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// File of sentences, one per line (default: generated ~64-token sentences).
+        #[arg(long)]
+        texts: Option<PathBuf>,
+    },
+}
+
+fn device(backend: Backend) -> Result<burn::tensor::Device, TriageError> {
+    match backend {
+        Backend::Flex => Ok(burn::tensor::Device::flex()),
+        #[cfg(feature = "wgpu")]
+        Backend::Wgpu => Ok(burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(not(feature = "wgpu"))]
+        Backend::Wgpu => Err(TriageError::validation(
+            "backend",
+            "this build has no wgpu backend: rebuild with `--features wgpu`",
+        )),
+    }
+}
+
+fn loader(models_dir: PathBuf, device: burn::tensor::Device, quiet: bool) -> ModelLoader {
+    Box::new(move |spec: &'static ModelSpec| {
+        let bar = (!quiet).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message(format!("loading {} ({} MB)", spec.id, spec.size_bytes() / 1_000_000));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        let model = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &device, true);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        model
+    })
+}
+
+fn read_body(data: Option<&str>) -> Result<Vec<u8>, TriageError> {
+    let io = |e: std::io::Error| TriageError::validation("data", format!("cannot read the request body: {e}"));
+    match data {
+        None | Some("-") | Some("@-") => {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map_err(io)?;
+            Ok(buf)
+        }
+        Some(d) => match d.strip_prefix('@') {
+            Some(path) => std::fs::read(path).map_err(io),
+            None => Ok(d.as_bytes().to_vec()),
+        },
+    }
+}
+
+fn default_store() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("triage/classifiers")
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), TriageError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| TriageError::internal("encoding output", e))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), TriageError> {
+    let device = device(cli.backend)?;
+    let store = FsStore::open(cli.store.clone().unwrap_or_else(default_store))?;
+    let engine = Engine::new(store, loader(cli.models_dir.clone(), device, cli.quiet));
+    match cli.command {
+        Command::Classify { data } => {
+            let body = parse_body(&read_body(data.as_deref())?)?;
+            print_json(&pollster::block_on(engine.classify_json(&body))?)
+        }
+        Command::Train { data } => {
+            let body = parse_body(&read_body(data.as_deref())?)?;
+            print_json(&pollster::block_on(engine.train_json(&body))?)
+        }
+        Command::Classifiers => print_json(&pollster::block_on(engine.classifiers())?),
+        Command::Delete { classifier_id } => print_json(&pollster::block_on(engine.delete_classifier(&classifier_id))?),
+        Command::Models => {
+            let rows: Vec<_> = registry::MODELS
+                .iter()
+                .map(|m| {
+                    let present = m.files.iter().all(|f| cli.models_dir.join(m.id).join(f.name).exists());
+                    serde_json::json!({
+                        "id": m.id, "dim": m.dim, "max_tokens": m.max_tokens, "size_bytes": m.size_bytes(),
+                        "present": present, "source": m.source, "description": m.description,
+                    })
+                })
+                .collect();
+            print_json(&rows)
+        }
+        Command::Bench { model, batches, seconds, texts } => bench(&engine, &model, &batches, seconds, texts.as_deref(), cli.backend),
+    }
+}
+
+/// ~64-token English sentences, deterministic.
+fn generated_sentences(n: usize) -> Vec<String> {
+    const WORDS: &[&str] = &[
+        "the", "model", "classifies", "short", "texts", "into", "labels", "while", "keeping", "every",
+        "document", "private", "on", "this", "machine", "and", "a", "browser", "tab", "runs", "it",
+        "offline", "with", "weights", "cached", "locally", "for", "quick", "answers", "about", "support",
+        "tickets", "invoices", "reviews", "news", "articles", "emails", "customers", "send", "daily",
+    ];
+    let mut state = 0x5eed_u64;
+    (0..n)
+        .map(|_| {
+            (0..52)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    WORDS[(state >> 33) as usize % WORDS.len()]
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn bench(
+    engine: &Engine<FsStore>,
+    model: &str,
+    batches: &[usize],
+    seconds: f64,
+    texts: Option<&Path>,
+    backend: Backend,
+) -> Result<(), TriageError> {
+    let spec = registry::find(model)?;
+    let started = Instant::now();
+    let encoder = engine.model(spec)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let sentences = match texts {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| TriageError::internal("reading texts", e))?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => generated_sentences(256),
+    };
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let ids = encoder.tokenize(&refs)?;
+    let mean_tokens = ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64;
+    let backend = match backend {
+        Backend::Flex => "flex",
+        Backend::Wgpu => "wgpu",
+    };
+    for &batch in batches {
+        let chunk = |k: usize| -> Vec<Vec<u32>> { (0..batch).map(|j| ids[(k * batch + j) % ids.len()].clone()).collect() };
+        pollster::block_on(encoder.embed_ids(&chunk(0)))?; // warm-up
+        let (mut done, mut k) = (0usize, 1usize);
+        let t = Instant::now();
+        while t.elapsed().as_secs_f64() < seconds || done == 0 {
+            pollster::block_on(encoder.embed_ids(&chunk(k)))?;
+            done += batch;
+            k += 1;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({
+                "impl": format!("triage-{backend}"), "model": spec.id, "batch": batch,
+                "mean_tokens": (mean_tokens * 10.0).round() / 10.0, "embeddings": done,
+                "seconds": (secs * 1000.0).round() / 1000.0, "emb_per_s": (done as f64 / secs * 10.0).round() / 10.0,
+                "load_s": (load_s * 1000.0).round() / 1000.0,
+            })
+        );
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        println!("{}", serde_json::to_string_pretty(&e.to_response()).unwrap_or_else(|_| e.to_json()));
+        eprintln!("triage: {} ({})", e, e.code());
+        std::process::exit(1);
+    }
+}

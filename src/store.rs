@@ -1,0 +1,408 @@
+//! Where few-shot classifiers live: a [`ClassifierStore`] trait with an in-memory store
+//! (tests, ephemeral use) and a filesystem store (the CLI and server). The browser's
+//! IndexedDB store implements the same trait.
+//!
+//! A record holds only what classification needs — weights, labels, per-label sample
+//! counts, the model id and timestamps — never the training texts. Every record carries
+//! a version; `put` succeeds only if the stored version is the one the caller read, so a
+//! concurrent update is reported as `CONFLICT_RESOURCE_BUSY` instead of being lost.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Access, ClassifierSummary};
+use crate::error::{Result, TriageError};
+use crate::fewshot::PassiveAggressive;
+
+pub const RECORD_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierRecord {
+    pub format: u32,
+    pub classifier_id: String,
+    pub model: String,
+    pub access: Access,
+    /// Owner of a private classifier (the local server's API key hash); None when unowned.
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub classifier: PassiveAggressive,
+    /// Training samples seen per label, in `classifier.labels` order.
+    pub samples_per_label: Vec<u64>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub used_at: Option<String>,
+    pub updated_number: u64,
+    pub used_number: u64,
+    /// Incremented by every successful `put`.
+    pub version: u64,
+}
+
+impl ClassifierRecord {
+    /// Rejects a record that could not have been written by triage: a corrupt record is
+    /// reported whole, never half-used.
+    pub fn validate(&self) -> Result<()> {
+        let c = &self.classifier;
+        let bad = |why: &str| {
+            Err(TriageError::Internal(format!("Stored classifier '{}' is corrupt: {why}", self.classifier_id)))
+        };
+        if self.format != RECORD_FORMAT {
+            return bad(&format!("unknown record format {}", self.format));
+        }
+        if c.labels.len() != c.weights.len() || c.labels.len() != self.samples_per_label.len() {
+            return bad("labels, weights and sample counts differ in length");
+        }
+        if c.labels.len() < 2 {
+            return bad("fewer than two classes");
+        }
+        if c.weights.iter().any(|w| w.len() != c.dim + 1 || w.iter().any(|x| !x.is_finite())) {
+            return bad("weights have the wrong width or non-finite values");
+        }
+        Ok(())
+    }
+
+    pub fn summary(&self) -> ClassifierSummary {
+        let per_label: serde_json::Map<String, serde_json::Value> = self
+            .classifier
+            .labels
+            .iter()
+            .zip(&self.samples_per_label)
+            .map(|(l, n)| (l.clone(), (*n).into()))
+            .collect();
+        ClassifierSummary {
+            classifier_id: self.classifier_id.clone(),
+            user_id: "00000000-0000-0000-0000-000000000000".into(),
+            model: self.model.clone(),
+            labels: self.classifier.labels.clone(),
+            access: self.access,
+            updated_number: self.updated_number,
+            used_number: self.used_number,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            used_at: self.used_at.clone(),
+            is_active: true,
+            is_latest: true,
+            metadata_: serde_json::json!({
+                "num_samples": self.samples_per_label.iter().sum::<u64>(),
+                "samples_per_label": per_label,
+                "dim": self.classifier.dim,
+            }),
+        }
+    }
+}
+
+/// Persistent classifiers. `put` is a compare-and-swap on `version`.
+#[allow(async_fn_in_trait)]
+pub trait ClassifierStore {
+    async fn get(&self, id: &str) -> Result<Option<ClassifierRecord>>;
+    async fn list(&self) -> Result<Vec<ClassifierRecord>>;
+    /// Stores `record` if the stored version is `expected` (`None`: no such record yet);
+    /// returns the record as stored, its version incremented. Otherwise `Conflict`.
+    async fn put(&self, record: ClassifierRecord, expected: Option<u64>) -> Result<ClassifierRecord>;
+    /// Returns whether a record was removed.
+    async fn delete(&self, id: &str) -> Result<bool>;
+}
+
+fn conflict(id: &str) -> TriageError {
+    TriageError::Conflict { kind: "Classifier", id: id.to_string() }
+}
+
+/// Classifiers in memory, lost with the process.
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<BTreeMap<String, ClassifierRecord>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl ClassifierStore for MemoryStore {
+    async fn get(&self, id: &str) -> Result<Option<ClassifierRecord>> {
+        Ok(self.records.lock().map_err(|e| TriageError::internal("store lock", e))?.get(id).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<ClassifierRecord>> {
+        Ok(self.records.lock().map_err(|e| TriageError::internal("store lock", e))?.values().cloned().collect())
+    }
+
+    async fn put(&self, mut record: ClassifierRecord, expected: Option<u64>) -> Result<ClassifierRecord> {
+        let mut records = self.records.lock().map_err(|e| TriageError::internal("store lock", e))?;
+        let current = records.get(&record.classifier_id).map(|r| r.version);
+        if current != expected {
+            return Err(conflict(&record.classifier_id));
+        }
+        record.version = expected.unwrap_or(0) + 1;
+        records.insert(record.classifier_id.clone(), record.clone());
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool> {
+        Ok(self.records.lock().map_err(|e| TriageError::internal("store lock", e))?.remove(id).is_some())
+    }
+}
+
+/// One JSON file per classifier in a directory. Writes go to a temporary file that is
+/// renamed over the old one, so a crash leaves the old or the new record, never half of
+/// one. A `<id>.lock` file created exclusively guards the read-compare-write of `put`
+/// across processes; a lock older than [`FsStore::STALE_LOCK`] is taken to be left by a
+/// crashed writer and removed.
+pub struct FsStore {
+    dir: PathBuf,
+}
+
+/// Ids are generated as UUIDs; anything else could escape the directory.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+struct LockGuard(PathBuf);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl FsStore {
+    pub const STALE_LOCK: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| TriageError::internal(&format!("cannot create store directory {}", dir.display()), e))?;
+        Ok(Self { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn read(&self, path: &Path) -> Result<Option<ClassifierRecord>> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(TriageError::internal(&format!("cannot read {}", path.display()), e)),
+        };
+        let record: ClassifierRecord = serde_json::from_slice(&bytes).map_err(|e| {
+            TriageError::Internal(format!("Stored classifier {} is corrupt: {e}", path.display()))
+        })?;
+        record.validate()?;
+        Ok(Some(record))
+    }
+
+    fn lock(&self, id: &str) -> Result<LockGuard> {
+        let path = self.dir.join(format!("{id}.lock"));
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return Ok(LockGuard(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .map(|t| t.elapsed().unwrap_or_default() > Self::STALE_LOCK)
+                        .unwrap_or(false);
+                    if !stale {
+                        return Err(conflict(id));
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(TriageError::internal("cannot lock classifier", e)),
+            }
+        }
+        Err(conflict(id))
+    }
+}
+
+impl ClassifierStore for FsStore {
+    async fn get(&self, id: &str) -> Result<Option<ClassifierRecord>> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        self.read(&self.path(id))
+    }
+
+    async fn list(&self) -> Result<Vec<ClassifierRecord>> {
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| TriageError::internal(&format!("cannot list {}", self.dir.display()), e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| TriageError::internal("cannot list store", e))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                if let Some(r) = self.read(&path)? {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.classifier_id.cmp(&b.classifier_id)));
+        Ok(out)
+    }
+
+    async fn put(&self, mut record: ClassifierRecord, expected: Option<u64>) -> Result<ClassifierRecord> {
+        let id = record.classifier_id.clone();
+        if !valid_id(&id) {
+            return Err(TriageError::validation("classifier_id", format!("'{id}' is not a valid classifier id")));
+        }
+        record.validate()?;
+        let _lock = self.lock(&id)?;
+        let current = self.read(&self.path(&id))?.map(|r| r.version);
+        if current != expected {
+            return Err(conflict(&id));
+        }
+        record.version = expected.unwrap_or(0) + 1;
+        let bytes = serde_json::to_vec(&record).map_err(|e| TriageError::internal("cannot encode classifier", e))?;
+        let tmp = self.dir.join(format!("{id}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, self.path(&id))
+        };
+        if let Err(e) = write() {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(TriageError::internal("cannot write classifier", e));
+        }
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool> {
+        if !valid_id(id) {
+            return Ok(false);
+        }
+        let _lock = self.lock(id)?;
+        match std::fs::remove_file(self.path(id)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(TriageError::internal("cannot delete classifier", e)),
+        }
+    }
+}
+
+/// Now as RFC 3339 UTC with milliseconds (`2026-11-23T20:47:00.123Z`).
+pub fn now_rfc3339() -> String {
+    let since = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days to civil date: Howard Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn record(id: &str) -> ClassifierRecord {
+        let mut pa = PassiveAggressive::new(2);
+        pa.train(&[(vec![1.0, 0.0], "a".into()), (vec![0.0, 1.0], "b".into())], 1);
+        ClassifierRecord {
+            format: RECORD_FORMAT,
+            classifier_id: id.into(),
+            model: "m".into(),
+            access: Access::Public,
+            owner: None,
+            classifier: pa,
+            samples_per_label: vec![1, 1],
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+            used_at: None,
+            updated_number: 0,
+            used_number: 0,
+            version: 0,
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        pollster::block_on(f)
+    }
+
+    #[test]
+    fn version_check_on_both_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FsStore::open(dir.path()).unwrap();
+        let mem = MemoryStore::new();
+        block_on(async {
+            for store in [&fs as &dyn DynCheck, &mem] {
+                store.check().await;
+            }
+        });
+    }
+
+    // A tiny object-safe shim so one test body runs against both stores.
+    trait DynCheck {
+        fn check(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>;
+    }
+    impl<S: ClassifierStore> DynCheck for S {
+        fn check(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+            Box::pin(async move {
+                let r = self.put(record("c1"), None).await.unwrap();
+                assert_eq!(r.version, 1);
+                assert!(matches!(self.put(record("c1"), None).await, Err(TriageError::Conflict { .. })));
+                let r2 = self.put(r.clone(), Some(1)).await.unwrap();
+                assert_eq!(r2.version, 2);
+                // A writer that read version 1 loses, and says so.
+                assert!(matches!(self.put(r, Some(1)).await, Err(TriageError::Conflict { .. })));
+                assert_eq!(self.get("c1").await.unwrap().unwrap().version, 2);
+                assert_eq!(self.list().await.unwrap().len(), 1);
+                assert!(self.delete("c1").await.unwrap());
+                assert!(!self.delete("c1").await.unwrap());
+                assert!(self.get("c1").await.unwrap().is_none());
+            })
+        }
+    }
+
+    #[test]
+    fn corrupt_record_is_reported_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FsStore::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("bad.json"), b"{\"format\":1,").unwrap();
+        let err = block_on(fs.get("bad")).unwrap_err();
+        assert_eq!(err.code(), "INTERNAL_ERROR");
+        assert!(err.to_string().contains("corrupt"), "{err}");
+        let mut r = record("short");
+        r.classifier.weights[0].pop();
+        std::fs::write(dir.path().join("short.json"), serde_json::to_vec(&r).unwrap()).unwrap();
+        assert!(block_on(fs.get("short")).unwrap_err().to_string().contains("wrong width"));
+    }
+
+    #[test]
+    fn held_lock_is_a_conflict_and_ids_cannot_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FsStore::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("c2.lock"), b"").unwrap();
+        assert!(matches!(block_on(fs.put(record("c2"), None)), Err(TriageError::Conflict { .. })));
+        assert!(block_on(fs.get("../etc/passwd")).unwrap().is_none());
+        assert!(block_on(fs.put(record("../x"), None)).is_err());
+    }
+
+    #[test]
+    fn timestamp_shape() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 24, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}
