@@ -43,19 +43,20 @@ pub fn verify_sha256(spec: &ModelSpec, name: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Loads a tokenizer.json with its baked-in padding and truncation removed: triage pads
-/// per batch and truncates to the model's own limit.
-pub fn load_tokenizer(bytes: &[u8], max_tokens: usize) -> Result<Tokenizer> {
+/// Loads a tokenizer.json with its baked-in padding and truncation replaced: triage pads
+/// per batch, and truncates to `truncate_to` tokens (special tokens included) if given.
+pub fn load_tokenizer(bytes: &[u8], truncate_to: Option<usize>) -> Result<Tokenizer> {
     let mut tokenizer =
         Tokenizer::from_bytes(bytes).map_err(|e| TriageError::ModelUnavailable(format!("bad tokenizer.json: {e}")))?;
     tokenizer.with_padding(None::<PaddingParams>);
+    let truncation = truncate_to.map(|max_length| TruncationParams {
+        max_length,
+        strategy: TruncationStrategy::LongestFirst,
+        stride: 0,
+        direction: TruncationDirection::Right,
+    });
     tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length: max_tokens,
-            strategy: TruncationStrategy::LongestFirst,
-            stride: 0,
-            direction: TruncationDirection::Right,
-        }))
+        .with_truncation(truncation)
         .map_err(|e| TriageError::ModelUnavailable(format!("tokenizer truncation: {e}")))?;
     Ok(tokenizer)
 }
@@ -107,7 +108,7 @@ impl TextEncoder {
         store: SafetensorsStore,
         device: &Device,
     ) -> Result<Self> {
-        let tokenizer = load_tokenizer(tokenizer, spec.max_tokens)?;
+        let tokenizer = load_tokenizer(tokenizer, Some(spec.max_tokens))?;
         let network = match spec.architecture {
             Architecture::Bert => {
                 let cfg: BertConfig = serde_json::from_slice(config)

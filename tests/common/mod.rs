@@ -1,0 +1,57 @@
+//! Shared by the integration tests: where the real model files are, and an engine over them.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use triage::encoder::TextEncoder;
+use triage::registry::{self, ModelSpec};
+use triage::store::ClassifierStore;
+use triage::Engine;
+
+/// The fetched model files (`python3 models/fetch.py all`). Tests that need a model fail,
+/// never skip, when the files are missing.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("TRIAGE_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/cache"))
+}
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+pub fn encoder(id: &str) -> TextEncoder {
+    let spec = registry::find(id).unwrap();
+    TextEncoder::from_dir(spec, &models_dir().join(id), &burn::tensor::Device::flex(), true)
+        .unwrap_or_else(|e| panic!("{id}: {e} (run `python3 models/fetch.py all`)"))
+}
+
+pub fn engine<S: ClassifierStore>(store: S) -> Engine<S> {
+    let dir = models_dir();
+    Engine::new(
+        store,
+        Box::new(move |spec: &'static ModelSpec| {
+            TextEncoder::from_dir(spec, &dir.join(spec.id), &burn::tensor::Device::flex(), false)
+        }),
+    )
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pollster::block_on(f)
+}
+
+/// Vectors written by tests/fixtures/gen_fixtures.py: `<stem>.json` (metadata, sentences)
+/// and `<stem>.f32` (row-major little-endian f32).
+pub fn read_vectors(stem: &str) -> (serde_json::Value, Vec<Vec<f32>>) {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join(format!("{stem}.json"))).unwrap()).unwrap();
+    let bytes = std::fs::read(fixtures().join(format!("{stem}.f32"))).unwrap();
+    let dim = meta["dim"].as_u64().unwrap() as usize;
+    let flat: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert_eq!(flat.len(), dim * meta["rows"].as_u64().unwrap() as usize);
+    (meta, flat.chunks(dim).map(<[f32]>::to_vec).collect())
+}
