@@ -230,7 +230,6 @@ impl<S: ClassifierStore> Engine<S> {
                     model: spec.id.to_string(),
                     access: *access,
                     owner: None,
-                    samples_per_label: count_samples(&classifier.labels, &[], items),
                     classifier,
                     created_at: now.clone(),
                     updated_at: now,
@@ -247,7 +246,6 @@ impl<S: ClassifierStore> Engine<S> {
                 let (examples, tokens) = self.embed_items(spec, items).await?;
                 let expected = Some(record.version);
                 record.classifier.train(&examples, num_iters);
-                record.samples_per_label = count_samples(&record.classifier.labels, &record.samples_per_label, items);
                 record.updated_at = store::now_rfc3339();
                 record.updated_number += 1;
                 (record, expected, tokens)
@@ -281,15 +279,6 @@ impl<S: ClassifierStore> Engine<S> {
         let e = self.embed(&model, texts).await?;
         Ok((e.vectors, e.tokens))
     }
-}
-
-/// Samples per label after adding `items`, in `labels` order (`previous` covers a prefix).
-fn count_samples(labels: &[String], previous: &[u64], items: &[TrainItem]) -> Vec<u64> {
-    labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| previous.get(i).copied().unwrap_or(0) + items.iter().filter(|it| &it.label == l).count() as u64)
-        .collect()
 }
 
 /// Parses a request body; malformed JSON is a validation error, as Jina answers it.

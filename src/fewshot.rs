@@ -10,6 +10,12 @@
 //! Why this learner: it is online (an update only needs the new examples and the
 //! weights, so training texts are never stored), a new class is one more zero row, and
 //! it is deterministic. Scores are a softmax over the class margins, so they sum to 1.
+//!
+//! Incremental updates rehearse what is known: an update batch often holds one new
+//! class only, and PA steps on it alone push every old class down (measured: after adding
+//! a third class from three examples, all queries went to the new class). So each class
+//! keeps the running mean of its training embeddings — an aggregate, not the texts — and
+//! an update trains on its new examples plus one mean per previously seen class.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +30,10 @@ pub struct PassiveAggressive {
     pub dim: usize,
     pub labels: Vec<String>,
     pub weights: Vec<Vec<f32>>,
+    /// Mean training embedding per class.
+    pub centroids: Vec<Vec<f32>>,
+    /// Training samples seen per class.
+    pub counts: Vec<u64>,
 }
 
 /// Deterministic permutation source (SplitMix64): the order of examples in each pass is
@@ -38,7 +48,7 @@ fn splitmix(state: &mut u64) -> u64 {
 
 impl PassiveAggressive {
     pub fn new(dim: usize) -> Self {
-        Self { dim, labels: Vec::new(), weights: Vec::new() }
+        Self { dim, labels: Vec::new(), weights: Vec::new(), centroids: Vec::new(), counts: Vec::new() }
     }
 
     fn class_of(&mut self, label: &str) -> usize {
@@ -47,6 +57,8 @@ impl PassiveAggressive {
             None => {
                 self.labels.push(label.to_string());
                 self.weights.push(vec![0.0; self.dim + 1]);
+                self.centroids.push(vec![0.0; self.dim]);
+                self.counts.push(0);
                 self.labels.len() - 1
             }
         }
@@ -73,13 +85,25 @@ impl PassiveAggressive {
     /// `passes` passes of PA-II over `examples` (embedding, label); new labels become new
     /// classes. The caller checks that every embedding has `dim` values.
     pub fn train(&mut self, examples: &[(Vec<f32>, String)], passes: u32) {
-        let classes: Vec<usize> = examples.iter().map(|(_, l)| self.class_of(l)).collect();
+        // Rehearsal anchors: the mean of every class seen before this batch.
+        let known: Vec<usize> = (0..self.labels.len()).filter(|&c| self.counts[c] > 0).collect();
+        let mut inputs: Vec<Vec<f32>> = known.iter().map(|&c| self.augmented(&self.centroids[c])).collect();
+        let mut classes: Vec<usize> = known;
+        for (x, label) in examples {
+            let c = self.class_of(label);
+            self.counts[c] += 1;
+            let n = self.counts[c] as f32;
+            for (m, xi) in self.centroids[c].iter_mut().zip(x) {
+                *m += (xi - *m) / n;
+            }
+            inputs.push(self.augmented(x));
+            classes.push(c);
+        }
         if self.labels.len() < 2 {
             return;
         }
-        let inputs: Vec<Vec<f32>> = examples.iter().map(|(x, _)| self.augmented(x)).collect();
-        let mut order: Vec<usize> = (0..examples.len()).collect();
-        let mut seed = 0x7472_6961_6765u64 ^ examples.len() as u64;
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        let mut seed = 0x7472_6961_6765u64 ^ inputs.len() as u64;
         for _ in 0..passes {
             for i in (1..order.len()).rev() {
                 let j = (splitmix(&mut seed) % (i as u64 + 1)) as usize;
@@ -135,6 +159,8 @@ mod tests {
         assert!(p[2] > p[0] && p[2] > p[1], "{p:?}");
         let p = pa.predict(&[1.0, 0.0, 0.0]);
         assert!(p[0] > p[2], "old class still recognised: {p:?}");
+        assert_eq!(pa.counts, vec![1, 1, 1]);
+        assert_eq!(pa.centroids[2], vec![0.0, 0.0, 1.0]);
     }
 
     #[test]

@@ -29,8 +29,6 @@ pub struct ClassifierRecord {
     #[serde(default)]
     pub owner: Option<String>,
     pub classifier: PassiveAggressive,
-    /// Training samples seen per label, in `classifier.labels` order.
-    pub samples_per_label: Vec<u64>,
     pub created_at: String,
     pub updated_at: String,
     pub used_at: Option<String>,
@@ -51,14 +49,18 @@ impl ClassifierRecord {
         if self.format != RECORD_FORMAT {
             return bad(&format!("unknown record format {}", self.format));
         }
-        if c.labels.len() != c.weights.len() || c.labels.len() != self.samples_per_label.len() {
-            return bad("labels, weights and sample counts differ in length");
+        let n = c.labels.len();
+        if c.weights.len() != n || c.centroids.len() != n || c.counts.len() != n {
+            return bad("labels, weights, centroids and sample counts differ in length");
         }
         if c.labels.len() < 2 {
             return bad("fewer than two classes");
         }
         if c.weights.iter().any(|w| w.len() != c.dim + 1 || w.iter().any(|x| !x.is_finite())) {
             return bad("weights have the wrong width or non-finite values");
+        }
+        if c.centroids.iter().any(|m| m.len() != c.dim || m.iter().any(|x| !x.is_finite())) {
+            return bad("centroids have the wrong width or non-finite values");
         }
         Ok(())
     }
@@ -68,7 +70,7 @@ impl ClassifierRecord {
             .classifier
             .labels
             .iter()
-            .zip(&self.samples_per_label)
+            .zip(&self.classifier.counts)
             .map(|(l, n)| (l.clone(), (*n).into()))
             .collect();
         ClassifierSummary {
@@ -85,7 +87,7 @@ impl ClassifierRecord {
             is_active: true,
             is_latest: true,
             metadata_: serde_json::json!({
-                "num_samples": self.samples_per_label.iter().sum::<u64>(),
+                "num_samples": self.classifier.counts.iter().sum::<u64>(),
                 "samples_per_label": per_label,
                 "dim": self.classifier.dim,
             }),
@@ -326,7 +328,6 @@ mod tests {
             access: Access::Public,
             owner: None,
             classifier: pa,
-            samples_per_label: vec![1, 1],
             created_at: now_rfc3339(),
             updated_at: now_rfc3339(),
             used_at: None,

@@ -1,0 +1,199 @@
+//! The CLI as a user runs it: Jina's sample request on both models, the few-shot flow
+//! across separate processes (state reloaded from disk), errors on bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn triage(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
+    cmd.args(args)
+        .arg("--quiet")
+        .env("TRIAGE_MODELS_DIR", models_dir())
+        .env("TRIAGE_STORE_DIR", store)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(out.status.success(), "exit {:?}: {}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn sample_request() -> Value {
+    serde_json::from_slice(&std::fs::read(shared().join("reference/samples/classify-zero-shot-text.json")).unwrap()).unwrap()
+}
+
+/// Checks a response to the 6-text sample against the shape of Jina's answer.
+fn check_sample_response(model: &str, resp: &Value) {
+    let obj = resp.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), ["usage", "data"]);
+    assert!(resp["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    let data = resp["data"].as_array().unwrap();
+    assert_eq!(data.len(), 6);
+    let labels = ["Simple task", "Complex reasoning", "Creative writing"];
+    let inputs = sample_request()["input"].as_array().unwrap().clone();
+    println!("{model}: usage.total_tokens = {}", resp["usage"]["total_tokens"]);
+    for (i, item) in data.iter().enumerate() {
+        let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["object", "index", "prediction", "score", "predictions"]);
+        assert_eq!(item["object"], "classification");
+        assert_eq!(item["index"], i);
+        let preds = item["predictions"].as_array().unwrap();
+        let names: Vec<&str> = preds.iter().map(|p| p["label"].as_str().unwrap()).collect();
+        assert_eq!(names, labels, "repeated labels folded, first occurrence keeps its place");
+        let scores: Vec<f64> = preds.iter().map(|p| p["score"].as_f64().unwrap()).collect();
+        let sum: f64 = scores.iter().sum();
+        assert!((sum - 1.0).abs() <= 1e-5, "scores sum to {sum}");
+        let best = scores.iter().cloned().fold(f64::MIN, f64::max);
+        assert_eq!(item["score"].as_f64().unwrap(), best);
+        let text: String = inputs[i]["text"].as_str().unwrap().chars().take(48).collect();
+        println!(
+            "  [{i}] {:<17} {:.4}  ({})  {text}",
+            item["prediction"].as_str().unwrap(),
+            best,
+            scores.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(" / ")
+        );
+    }
+}
+
+#[test]
+fn jina_sample_request_on_both_models() {
+    let store = tempfile::tempdir().unwrap();
+    // Verbatim, as pasted from Jina's page: no model field, so the default model answers.
+    let verbatim = ok_json(&triage(store.path(), &["classify"], Some(&sample_request().to_string())));
+    check_sample_response("(default model, verbatim request)", &verbatim);
+    for model in ["all-minilm-l6-v2", "multilingual-e5-small"] {
+        let mut req = sample_request();
+        req["model"] = json!(model);
+        let file = store.path().join(format!("{model}.json"));
+        std::fs::write(&file, req.to_string()).unwrap();
+        let resp = ok_json(&triage(store.path(), &["classify", "-d", &format!("@{}", file.display())], None));
+        check_sample_response(model, &resp);
+    }
+}
+
+fn scores(resp: &Value) -> Vec<Vec<(String, f64)>> {
+    resp["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p["label"].as_str().unwrap().to_string(), p["score"].as_f64().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn few_shot_flow_survives_process_restarts() {
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path();
+    let train = json!({
+        "model": "all-minilm-l6-v2",
+        "access": "private",
+        "num_iters": 10,
+        "input": [
+            {"text": "My card was charged twice for the same order", "label": "billing"},
+            {"text": "Please send me a copy of last month's invoice", "label": "billing"},
+            {"text": "The refund has not arrived on my credit card", "label": "billing"},
+            {"text": "The app crashes when I open the settings page", "label": "bug"},
+            {"text": "Clicking save shows an error and nothing is stored", "label": "bug"},
+            {"text": "The page stays blank after the latest update", "label": "bug"}
+        ]
+    });
+    let created = ok_json(&triage(s, &["train", "-d", &train.to_string()], None));
+    let id = created["classifier_id"].as_str().unwrap().to_string();
+    assert_eq!(created["num_samples"], 6);
+    assert!(created["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    let query = json!({"classifier_id": id, "input": ["I was billed two times this month", "The screen freezes when I tap the button"]});
+    let first = ok_json(&triage(s, &["classify", "-d", &query.to_string()], None));
+    let preds: Vec<&str> = first["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
+    println!("few-shot before update: {preds:?} {:?}", scores(&first));
+    assert_eq!(preds, ["billing", "bug"]);
+
+    // Same request, fresh process (state reloaded from disk): identical scores.
+    let again = ok_json(&triage(s, &["classify", "-d", &query.to_string()], None));
+    assert_eq!(scores(&first), scores(&again));
+
+    let update = json!({
+        "classifier_id": id,
+        "num_iters": 10,
+        "input": [
+            {"text": "How do I change the language of the interface?", "label": "how-to"},
+            {"text": "Where can I find the export button?", "label": "how-to"},
+            {"text": "Is there a way to set up two-factor login?", "label": "how-to"}
+        ]
+    });
+    let updated = ok_json(&triage(s, &["train", "-d", &update.to_string()], None));
+    assert_eq!(updated["classifier_id"], id.as_str());
+    assert_eq!(updated["num_samples"], 3);
+
+    let query2 = json!({"classifier_id": id, "input": ["I was billed two times this month", "The screen freezes when I tap the button", "How can I switch the app to dark mode?"]});
+    let after = ok_json(&triage(s, &["classify", "-d", &query2.to_string()], None));
+    let preds: Vec<&str> = after["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
+    println!("few-shot after adding 'how-to': {preds:?}");
+    assert_eq!(preds, ["billing", "bug", "how-to"]);
+    for d in after["data"].as_array().unwrap() {
+        let sum: f64 = d["predictions"].as_array().unwrap().iter().map(|p| p["score"].as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() <= 1e-5);
+    }
+    let again = ok_json(&triage(s, &["classify", "-d", &query2.to_string()], None));
+    assert_eq!(scores(&after), scores(&again));
+
+    let list = ok_json(&triage(s, &["classifiers"], None));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["classifier_id"], id.as_str());
+    assert_eq!(list[0]["labels"], json!(["billing", "bug", "how-to"]));
+    assert_eq!(list[0]["access"], "private");
+    assert_eq!(list[0]["updated_number"], 1);
+    assert_eq!(list[0]["used_number"], 4);
+    assert_eq!(list[0]["metadata_"]["num_samples"], 9);
+    // Training texts are not stored.
+    let stored = std::fs::read_to_string(s.join(format!("{id}.json"))).unwrap();
+    assert!(!stored.contains("charged twice") && !stored.contains("export button"));
+
+    let deleted = ok_json(&triage(s, &["delete", &id], None));
+    assert_eq!(deleted, json!({"classifier_id": id, "deleted": true}));
+    let gone = triage(s, &["classify", "-d", &query.to_string()], None);
+    assert!(!gone.status.success());
+    let err: Value = serde_json::from_slice(&gone.stdout).unwrap();
+    assert_eq!(err["code"], "RESOURCE_NOT_FOUND");
+    assert_eq!(ok_json(&triage(s, &["classifiers"], None)), json!([]));
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_error_response() {
+    let store = tempfile::tempdir().unwrap();
+    for (body, code) in [
+        ("{not json", "INPUT_VALIDATION_ERROR"),
+        (r#"{"model":"nope","input":"x","labels":["a","b"]}"#, "INPUT_MODEL_NOT_FOUND"),
+        (r#"{"model":"all-minilm-l6-v2","input":"x","labels":[]}"#, "INPUT_INVALID_LABELS"),
+    ] {
+        let out = triage(store.path(), &["classify"], Some(body));
+        assert_eq!(out.status.code(), Some(1), "{body}");
+        let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(err["code"], code, "{body}");
+        assert!(!err["detail"].as_str().unwrap().is_empty());
+    }
+}
