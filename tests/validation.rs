@@ -155,15 +155,19 @@ fn label_groups_classify_per_group() {
     let resp = block_on(engine.classify_json(&json!({
         "model": MODEL,
         "input": ["Awful news: I hate losing all my money on bank stocks", "I adore this wonderful sunny beach holiday"],
-        "labels": {"topic": ["finance", "travel"], "sentiment": ["negative", "positive"]}
+        "labels": {"topic": ["finance", "travel"], "reversed": ["travel", "finance", "travel"]}
     })))
     .unwrap();
     let v = serde_json::to_value(&resp).unwrap();
     println!("{}", serde_json::to_string(&v["data"]).unwrap());
-    assert_eq!(v["data"][0]["prediction"], json!({"topic": "finance", "sentiment": "negative"}));
-    assert_eq!(v["data"][1]["prediction"], json!({"topic": "travel", "sentiment": "positive"}));
+    assert_eq!(v["data"][0]["prediction"], json!({"topic": "finance", "reversed": "finance"}));
+    assert_eq!(v["data"][1]["prediction"], json!({"topic": "travel", "reversed": "travel"}));
+    // Each group is scored on its own labels, in its own order (repeats folded).
+    assert_eq!(v["data"][0]["predictions"]["reversed"][0]["label"], "travel");
+    assert_eq!(v["data"][0]["predictions"]["reversed"].as_array().unwrap().len(), 2);
+    assert_eq!(v["data"][0]["score"]["topic"], v["data"][0]["score"]["reversed"]);
     for d in v["data"].as_array().unwrap() {
-        for g in ["topic", "sentiment"] {
+        for g in ["topic", "reversed"] {
             let sum: f64 = d["predictions"][g].as_array().unwrap().iter().map(|p| p["score"].as_f64().unwrap()).sum();
             assert!((sum - 1.0).abs() < 1e-5);
             assert!(d["score"][g].as_f64().is_some());
