@@ -72,6 +72,9 @@ enum Command {
         /// File of sentences, one per line (default: generated ~64-token sentences).
         #[arg(long)]
         texts: Option<PathBuf>,
+        /// Write the sentences used to this file (so peers can run the same ones).
+        #[arg(long)]
+        write_texts: Option<PathBuf>,
     },
 }
 
@@ -161,7 +164,9 @@ fn run(cli: Cli) -> Result<(), TriageError> {
                 .collect();
             print_json(&rows)
         }
-        Command::Bench { model, batches, seconds, texts } => bench(&engine, &model, &batches, seconds, texts.as_deref(), cli.backend),
+        Command::Bench { model, batches, seconds, texts, write_texts } => {
+            bench(&engine, &model, &batches, seconds, texts.as_deref(), write_texts.as_deref(), cli.backend)
+        }
     }
 }
 
@@ -176,7 +181,7 @@ fn generated_sentences(n: usize) -> Vec<String> {
     let mut state = 0x5eed_u64;
     (0..n)
         .map(|_| {
-            (0..52)
+            (0..55)
                 .map(|_| {
                     state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     WORDS[(state >> 33) as usize % WORDS.len()]
@@ -193,6 +198,7 @@ fn bench(
     batches: &[usize],
     seconds: f64,
     texts: Option<&Path>,
+    write_texts: Option<&Path>,
     backend: Backend,
 ) -> Result<(), TriageError> {
     let spec = registry::find(model)?;
@@ -208,6 +214,9 @@ fn bench(
             .collect(),
         None => generated_sentences(256),
     };
+    if let Some(path) = write_texts {
+        std::fs::write(path, sentences.join("\n")).map_err(|e| TriageError::internal("writing texts", e))?;
+    }
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let ids = encoder.tokenize(&refs)?;
     let mean_tokens = ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64;
