@@ -177,10 +177,11 @@ fn parse_image(i: &str, field: &str) -> Result<Input> {
     Ok(Input::Image(i.to_string()))
 }
 
-/// `input` as a string, a `{text}`/`{image}` object, or a list of those.
-pub fn parse_inputs(v: Option<&Value>) -> Result<Vec<Input>> {
+/// `input` as one item or a non-empty list of at most [`MAX_INPUTS`] items, each parsed by
+/// `item` with its field name (`input` or `input[i]`).
+fn parse_one_or_many<T>(v: Option<&Value>, item: impl Fn(&Value, &str) -> Result<T>) -> Result<Vec<T>> {
     let v = v.ok_or_else(|| TriageError::validation("input", "'input' is required"))?;
-    let items = match v {
+    match v {
         Value::Array(items) => {
             if items.is_empty() {
                 return Err(TriageError::validation("input", "'input' must not be an empty list"));
@@ -191,15 +192,15 @@ pub fn parse_inputs(v: Option<&Value>) -> Result<Vec<Input>> {
                     format!("'input' has {} items; at most {MAX_INPUTS} are allowed", items.len()),
                 ));
             }
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| parse_input_item(item, &format!("input[{i}]")))
-                .collect::<Result<Vec<_>>>()?
+            items.iter().enumerate().map(|(i, it)| item(it, &format!("input[{i}]"))).collect()
         }
-        single => vec![parse_input_item(single, "input")?],
-    };
-    Ok(items)
+        single => Ok(vec![item(single, "input")?]),
+    }
+}
+
+/// `input` as a string, a `{text}`/`{image}` object, or a list of those.
+pub fn parse_inputs(v: Option<&Value>) -> Result<Vec<Input>> {
+    parse_one_or_many(v, parse_input_item)
 }
 
 fn parse_label_list(v: &Value, field: &str) -> Result<Vec<String>> {
@@ -373,26 +374,7 @@ impl TrainRequest {
         let obj = object(v, "The request body")?;
         reject_unknown(obj, &["model", "classifier_id", "input", "access", "num_iters"])?;
         let (model, classifier_id) = parse_model_or_classifier(obj)?;
-        let raw = obj.get("input").ok_or_else(|| TriageError::validation("input", "'input' is required"))?;
-        let input: Vec<TrainItem> = match raw {
-            Value::Array(items) => {
-                if items.len() > MAX_INPUTS {
-                    return Err(TriageError::validation(
-                        "input",
-                        format!("'input' has {} items; at most {MAX_INPUTS} are allowed", items.len()),
-                    ));
-                }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, it)| parse_train_item(it, &format!("input[{i}]")))
-                    .collect::<Result<_>>()?
-            }
-            single => vec![parse_train_item(single, "input")?],
-        };
-        if input.is_empty() {
-            return Err(TriageError::validation("input", "'input' must hold at least one training item"));
-        }
+        let input = parse_one_or_many(obj.get("input"), parse_train_item)?;
         let num_iters = parse_num_iters(obj)?;
         if let Some(classifier_id) = classifier_id {
             // 2024 schema: `access` is ignored when updating.
