@@ -145,4 +145,21 @@ mod tests {
             assert!(m.files.iter().all(|f| f.sha256.len() == 64));
         }
     }
+
+    /// models/fetch.py writes and checks files against models/manifest.json; it must pin
+    /// exactly what the registry pins.
+    #[test]
+    fn registry_matches_fetch_manifest() {
+        let manifest: serde_json::Value = serde_json::from_str(include_str!("../models/manifest.json")).unwrap();
+        let manifest = manifest.as_object().unwrap();
+        assert_eq!(manifest.len(), MODELS.len());
+        for m in MODELS {
+            let files = manifest[m.id]["files"].as_object().unwrap();
+            assert_eq!(files.len(), m.files.len(), "{}", m.id);
+            for f in m.files {
+                assert_eq!(files[f.name]["sha256"], f.sha256, "{}/{}", m.id, f.name);
+                assert_eq!(files[f.name]["size"], f.size, "{}/{}", m.id, f.name);
+            }
+        }
+    }
 }
