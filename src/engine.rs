@@ -78,6 +78,13 @@ impl<S: ClassifierStore> Engine<S> {
         Ok(loaded)
     }
 
+    /// Adds an already built model (the browser builds models from fetched bytes, which is
+    /// async, before the first request), replacing any loaded one with the same id.
+    pub fn add_model(&self, encoder: TextEncoder) -> Result<()> {
+        lock(&self.models)?.insert(encoder.spec.id, Arc::new(encoder));
+        Ok(())
+    }
+
     /// Whether a model is loaded in memory now.
     pub fn is_loaded(&self, id: &str) -> bool {
         lock(&self.models).map(|m| m.contains_key(id)).unwrap_or(false)
