@@ -30,10 +30,33 @@ pub struct TextEncoder {
     device: Device,
 }
 
-/// Checks a file against the sha256 the registry pins.
+/// Checks a file's bytes against the sha256 the registry pins.
 pub fn verify_sha256(spec: &ModelSpec, name: &str, bytes: &[u8]) -> Result<()> {
+    check_digest(spec, name, Sha256::digest(bytes).into())
+}
+
+/// Checks a file on disk against the registry, streaming it (weights can be large).
+fn verify_file(spec: &ModelSpec, name: &str, path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| TriageError::ModelUnavailable(format!("cannot open {}: {e}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| TriageError::ModelUnavailable(format!("cannot read {}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    check_digest(spec, name, hasher.finalize().into())
+}
+
+fn check_digest(spec: &ModelSpec, name: &str, digest: [u8; 32]) -> Result<()> {
     let Some(file) = spec.files.iter().find(|f| f.name == name) else { return Ok(()) };
-    let got = hex::encode(Sha256::digest(bytes));
+    let got = hex::encode(digest);
     if got != file.sha256 {
         return Err(TriageError::ModelUnavailable(format!(
             "{}/{name} has sha256 {got}, expected {}: the file is damaged or not this model's",
@@ -89,14 +112,14 @@ impl TextEncoder {
         };
         let config = read("config.json")?;
         let tokenizer = read("tokenizer.json")?;
-        if verify {
-            verify_sha256(spec, "config.json", &config)?;
-            verify_sha256(spec, "tokenizer.json", &tokenizer)?;
-            verify_sha256(spec, "model.safetensors", &read("model.safetensors")?)?;
-        }
         let weights = dir.join("model.safetensors");
         if !weights.exists() {
             read("model.safetensors")?;
+        }
+        if verify {
+            verify_sha256(spec, "config.json", &config)?;
+            verify_sha256(spec, "tokenizer.json", &tokenizer)?;
+            verify_file(spec, "model.safetensors", &weights)?;
         }
         Self::build(spec, &config, &tokenizer, SafetensorsStore::from_file(weights), device)
     }

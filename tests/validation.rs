@@ -174,3 +174,24 @@ fn label_groups_classify_per_group() {
         }
     }
 }
+
+#[test]
+fn missing_or_damaged_model_files_are_refused_clearly() {
+    use triage::encoder::TextEncoder;
+    let spec = triage::registry::find(MODEL).unwrap();
+    let device = burn::tensor::Device::flex();
+    let empty = tempfile::tempdir().unwrap();
+    let err = TextEncoder::from_dir(spec, empty.path(), &device, true).err().unwrap();
+    assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
+    assert!(err.to_string().contains("models/fetch.py"), "{err}");
+
+    let damaged = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(models_dir().join(MODEL).join(f), damaged.path().join(f)).unwrap();
+    }
+    let mut weights = std::fs::OpenOptions::new().append(true).open(damaged.path().join("model.safetensors")).unwrap();
+    std::io::Write::write_all(&mut weights, b"\0").unwrap();
+    let err = TextEncoder::from_dir(spec, damaged.path(), &device, true).err().unwrap();
+    assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
+    assert!(err.to_string().contains("sha256"), "{err}");
+}
