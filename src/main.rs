@@ -165,7 +165,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
             print_json(&rows)
         }
         Command::Bench { model, batches, seconds, texts, write_texts } => {
-            bench(&engine, &model, &batches, seconds, texts.as_deref(), write_texts.as_deref(), cli.backend)
+            bench(&engine, &model, &batches, seconds, texts.as_deref(), write_texts.as_deref(), cli.backend, &cli.models_dir)
         }
     }
 }
@@ -200,6 +200,7 @@ fn bench(
     texts: Option<&Path>,
     write_texts: Option<&Path>,
     backend: Backend,
+    models_dir: &Path,
 ) -> Result<(), TriageError> {
     let spec = registry::find(model)?;
     let started = Instant::now();
@@ -220,6 +221,16 @@ fn bench(
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let ids = encoder.tokenize(&refs)?;
     let mean_tokens = ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64;
+    if backend != Backend::Flex {
+        // Speed means nothing if the numbers are wrong: compare with the CPU backend first.
+        let reference = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &burn::tensor::Device::flex(), false)?;
+        let sample: Vec<Vec<u32>> = ids.iter().take(32).cloned().collect();
+        let want = pollster::block_on(reference.embed_ids(&sample))?;
+        let got = pollster::block_on(encoder.embed_ids(&sample))?;
+        let min_cos = got.iter().zip(&want).map(|(g, w)| triage::classify::cosine(g, w)).fold(1.0f32, f32::min);
+        let max_diff = got.iter().zip(&want).flat_map(|(g, w)| g.iter().zip(w).map(|(a, b)| (a - b).abs())).fold(0.0f32, f32::max);
+        println!("{}", serde_json::json!({"check": "embeddings vs flex backend", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
+    }
     let backend = match backend {
         Backend::Flex => "flex",
         Backend::Wgpu => "wgpu",
