@@ -257,14 +257,14 @@ fn parse_labels(v: Option<&Value>) -> Result<Labels> {
             let mut out = Vec::with_capacity(groups.len());
             for (name, list) in groups {
                 let field = format!("labels.{name}");
-                if let Some(n) = list.as_array().map(Vec::len) {
-                    if n > MAX_LABELS_PER_GROUP {
-                        return Err(TriageError::LabelLimitExceeded {
-                            current: n,
-                            max: MAX_LABELS_PER_GROUP,
-                            hint: format!("Group '{name}' holds more than {MAX_LABELS_PER_GROUP} labels."),
-                        });
-                    }
+                if let Some(n) = list.as_array().map(Vec::len)
+                    && n > MAX_LABELS_PER_GROUP
+                {
+                    return Err(TriageError::LabelLimitExceeded {
+                        current: n,
+                        max: MAX_LABELS_PER_GROUP,
+                        hint: format!("Group '{name}' holds more than {MAX_LABELS_PER_GROUP} labels."),
+                    });
                 }
                 let list = parse_label_list(list, &field)?;
                 if list.is_empty() {

@@ -37,9 +37,12 @@ pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     exps.iter().map(|e| (e / sum) as f32).collect()
 }
 
+/// The prediction, its score, and every label's score.
+pub type Ranked = (String, f32, Vec<LabelScore>);
+
 /// Scores of one label set: softmax over label scores, in label order; returns the
 /// prediction (the highest score, first label on ties), its score and all scores.
-pub fn rank(labels: &[String], probs: &[f32]) -> (String, f32, Vec<LabelScore>) {
+pub fn rank(labels: &[String], probs: &[f32]) -> Ranked {
     let mut best = 0;
     for (i, p) in probs.iter().enumerate() {
         if *p > probs[best] {
@@ -64,7 +67,7 @@ pub struct LabelSet<'a> {
 
 /// Zero-shot prediction of one input against every label set.
 pub fn zero_shot(index: usize, input: &[f32], sets: &[LabelSet<'_>], temperature: f32) -> ClassificationPrediction {
-    let mut ranked: Vec<(Option<&str>, (String, f32, Vec<LabelScore>))> = sets
+    let mut ranked: Vec<(Option<&str>, Ranked)> = sets
         .iter()
         .map(|set| {
             let sims: Vec<f32> = set.embeddings.iter().map(|l| cosine(input, l)).collect();

@@ -164,9 +164,18 @@ fn run(cli: Cli) -> Result<(), TriageError> {
                 .collect();
             print_json(&rows)
         }
-        Command::Bench { model, batches, seconds, texts, write_texts } => {
-            bench(&engine, &model, &batches, seconds, texts.as_deref(), write_texts.as_deref(), cli.backend, &cli.models_dir)
-        }
+        Command::Bench { model, batches, seconds, texts, write_texts } => bench(
+            &engine,
+            &BenchOptions {
+                model: &model,
+                batches: &batches,
+                seconds,
+                texts: texts.as_deref(),
+                write_texts: write_texts.as_deref(),
+                backend: cli.backend,
+                models_dir: &cli.models_dir,
+            },
+        ),
     }
 }
 
@@ -192,16 +201,19 @@ fn generated_sentences(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn bench(
-    engine: &Engine<FsStore>,
-    model: &str,
-    batches: &[usize],
+#[derive(Clone, Copy)]
+struct BenchOptions<'a> {
+    model: &'a str,
+    batches: &'a [usize],
     seconds: f64,
-    texts: Option<&Path>,
-    write_texts: Option<&Path>,
+    texts: Option<&'a Path>,
+    write_texts: Option<&'a Path>,
     backend: Backend,
-    models_dir: &Path,
-) -> Result<(), TriageError> {
+    models_dir: &'a Path,
+}
+
+fn bench(engine: &Engine<FsStore>, opts: &BenchOptions<'_>) -> Result<(), TriageError> {
+    let BenchOptions { model, batches, seconds, texts, write_texts, backend, models_dir } = *opts;
     let spec = registry::find(model)?;
     let started = Instant::now();
     let encoder = engine.model(spec)?;

@@ -237,10 +237,10 @@ impl ClassifierStore for FsStore {
         let mut out = Vec::new();
         for entry in entries {
             let path = entry.map_err(|e| TriageError::internal("cannot list store", e))?.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                if let Some(r) = self.read(&path)? {
-                    out.push(r);
-                }
+            if path.extension().is_some_and(|e| e == "json")
+                && let Some(r) = self.read(&path)?
+            {
+                out.push(r);
             }
         }
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.classifier_id.cmp(&b.classifier_id)));
