@@ -129,9 +129,7 @@ fn string_field(obj: &Map<String, Value>, field: &str) -> Result<Option<String>>
 
 fn non_empty_string_field(obj: &Map<String, Value>, field: &str) -> Result<Option<String>> {
     match string_field(obj, field)? {
-        Some(s) if s.trim().is_empty() => {
-            Err(TriageError::validation(field, format!("'{field}' must not be empty")))
-        }
+        Some(s) if s.trim().is_empty() => Err(TriageError::validation(field, format!("'{field}' must not be empty"))),
         other => Ok(other),
     }
 }
@@ -146,10 +144,9 @@ fn parse_input_item(v: &Value, field: &str) -> Result<Input> {
             match (o.get("text"), o.get("image")) {
                 (Some(Value::String(t)), None) => Ok(Input::Text(t.clone())),
                 (None, Some(Value::String(i))) => parse_image(i, field),
-                (Some(_), Some(_)) => Err(TriageError::validation(
-                    field,
-                    format!("{field}: give either 'text' or 'image', not both"),
-                )),
+                (Some(_), Some(_)) => {
+                    Err(TriageError::validation(field, format!("{field}: give either 'text' or 'image', not both")))
+                }
                 _ => Err(TriageError::validation(
                     field,
                     format!("{field}: expected {{\"text\": string}} or {{\"image\": string}}"),
@@ -204,9 +201,8 @@ pub fn parse_inputs(v: Option<&Value>) -> Result<Vec<Input>> {
 }
 
 fn parse_label_list(v: &Value, field: &str) -> Result<Vec<String>> {
-    let items = v.as_array().ok_or_else(|| {
-        TriageError::validation(field, format!("'{field}' must be a list of strings"))
-    })?;
+    let items =
+        v.as_array().ok_or_else(|| TriageError::validation(field, format!("'{field}' must be a list of strings")))?;
     items
         .iter()
         .enumerate()
@@ -268,9 +264,7 @@ fn parse_labels(v: Option<&Value>) -> Result<Labels> {
                 }
                 let list = parse_label_list(list, &field)?;
                 if list.is_empty() {
-                    return Err(TriageError::InvalidLabels(format!(
-                        "Invalid labels: group '{name}' has no labels."
-                    )));
+                    return Err(TriageError::InvalidLabels(format!("Invalid labels: group '{name}' has no labels.")));
                 }
                 out.push((name.clone(), distinct_labels(&list)));
             }
@@ -287,11 +281,7 @@ fn parse_num_iters(obj: &Map<String, Value>) -> Result<u32> {
             Some(n) if NUM_ITERS_RANGE.contains(&(n.min(u32::MAX as u64) as u32)) => Ok(n as u32),
             _ => Err(TriageError::validation(
                 "num_iters",
-                format!(
-                    "'num_iters' must be an integer from {} to {}",
-                    NUM_ITERS_RANGE.start(),
-                    NUM_ITERS_RANGE.end()
-                ),
+                format!("'num_iters' must be an integer from {} to {}", NUM_ITERS_RANGE.start(), NUM_ITERS_RANGE.end()),
             )),
         },
     }
@@ -497,7 +487,10 @@ mod tests {
         let r = ClassifyRequest::from_json(&json!({"model":"m","input":{"text":"hi"},"labels":["a"]})).unwrap();
         let ClassifyRequest::ZeroShot(z) = r else { panic!() };
         assert_eq!(z.input, vec![Input::Text("hi".into())]);
-        let r = ClassifyRequest::from_json(&json!({"model":"m","input":["x",{"text":"y"},{"image":"http://a/b.png"}],"labels":["a","a","b"]})).unwrap();
+        let r = ClassifyRequest::from_json(
+            &json!({"model":"m","input":["x",{"text":"y"},{"image":"http://a/b.png"}],"labels":["a","a","b"]}),
+        )
+        .unwrap();
         let ClassifyRequest::ZeroShot(z) = r else { panic!() };
         assert_eq!(z.input.len(), 3);
         assert_eq!(z.input[2], Input::Image("http://a/b.png".into()));
@@ -506,7 +499,8 @@ mod tests {
 
     #[test]
     fn label_groups_keep_order() {
-        let r = ClassifyRequest::from_json(&json!({"model":"m","input":"x","labels":{"z":["1","2"],"a":["3"]}})).unwrap();
+        let r =
+            ClassifyRequest::from_json(&json!({"model":"m","input":"x","labels":{"z":["1","2"],"a":["3"]}})).unwrap();
         let ClassifyRequest::ZeroShot(z) = r else { panic!() };
         let Labels::Groups(g) = z.labels else { panic!() };
         assert_eq!(g[0].0, "z");

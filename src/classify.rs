@@ -6,7 +6,7 @@
 //! Jina's captured responses show (e.g. 0.35 / 0.34 / 0.31); a lower temperature sharpens
 //! them while keeping the ranking.
 
-use crate::api::{LabelScore, PerGroup, ClassificationPrediction};
+use crate::api::{ClassificationPrediction, LabelScore, PerGroup};
 
 /// Dot product; on L2-normalised vectors this is the cosine similarity.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -49,11 +49,7 @@ pub fn rank(labels: &[String], probs: &[f32]) -> Ranked {
             best = i;
         }
     }
-    let all = labels
-        .iter()
-        .zip(probs)
-        .map(|(l, p)| LabelScore { label: l.clone(), score: *p })
-        .collect();
+    let all = labels.iter().zip(probs).map(|(l, p)| LabelScore { label: l.clone(), score: *p }).collect();
     (labels[best].clone(), probs[best], all)
 }
 

@@ -171,10 +171,8 @@ impl TextEncoder {
     /// the model's limit.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
         let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", self.spec.text_prefix)).collect();
-        let encodings = self
-            .tokenizer
-            .encode_batch(prefixed, true)
-            .map_err(|e| TriageError::internal("tokenizer", e))?;
+        let encodings =
+            self.tokenizer.encode_batch(prefixed, true).map_err(|e| TriageError::internal("tokenizer", e))?;
         Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
     }
 

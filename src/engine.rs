@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::api::{
-    ClassificationResponse, ClassifierSummary, ClassifyRequest, DeleteResponse, Input, Labels,
-    TrainItem, TrainRequest, TrainingResponse, Usage, ZeroShotRequest,
+    ClassificationResponse, ClassifierSummary, ClassifyRequest, DeleteResponse, Input, Labels, TrainItem, TrainRequest,
+    TrainingResponse, Usage, ZeroShotRequest,
 };
 use crate::classify::{self, LabelSet};
 use crate::encoder::TextEncoder;
@@ -171,10 +171,7 @@ impl<S: ClassifierStore> Engine<S> {
     }
 
     async fn find_classifier(&self, id: &str) -> Result<ClassifierRecord> {
-        self.store
-            .get(id)
-            .await?
-            .ok_or_else(|| TriageError::NotFound { kind: "Classifier", id: id.to_string() })
+        self.store.get(id).await?.ok_or_else(|| TriageError::NotFound { kind: "Classifier", id: id.to_string() })
     }
 
     async fn few_shot(&self, classifier_id: &str, input: &[Input]) -> Result<ClassificationResponse> {
@@ -213,7 +210,11 @@ impl<S: ClassifierStore> Engine<S> {
         self.train(&TrainRequest::from_json(body)?).await
     }
 
-    async fn embed_items(&self, spec: &'static ModelSpec, items: &[TrainItem]) -> Result<(Vec<(Vec<f32>, String)>, usize)> {
+    async fn embed_items(
+        &self,
+        spec: &'static ModelSpec,
+        items: &[TrainItem],
+    ) -> Result<(Vec<(Vec<f32>, String)>, usize)> {
         let texts = texts_of(spec, items.iter().map(|i| &i.input))?;
         let model = self.model(spec)?;
         let embedded = self.embed(&model, &texts).await?;
@@ -293,4 +294,3 @@ pub fn parse_body(bytes: &[u8]) -> Result<Value> {
     serde_json::from_slice(bytes)
         .map_err(|e| TriageError::validation("body", format!("The request body is not valid JSON: {e}")))
 }
-

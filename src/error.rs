@@ -95,11 +95,9 @@ impl TriageError {
 
     pub fn to_response(&self) -> ErrorResponse {
         let errors = match self {
-            TriageError::Validation { field, detail } => vec![FieldError {
-                field: field.clone(),
-                message: detail.clone(),
-                kind: "value_error",
-            }],
+            TriageError::Validation { field, detail } => {
+                vec![FieldError { field: field.clone(), message: detail.clone(), kind: "value_error" }]
+            }
             _ => Vec::new(),
         };
         ErrorResponse { code: self.code(), detail: self.to_string(), errors }

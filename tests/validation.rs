@@ -12,11 +12,8 @@ use triage::{Engine, TriageError};
 const MODEL: &str = "all-minilm-l6-v2";
 
 fn snapshot(engine: &Engine<FsStore>) -> Vec<String> {
-    let mut records: Vec<String> = block_on(engine.store().list())
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::to_string(r).unwrap())
-        .collect();
+    let mut records: Vec<String> =
+        block_on(engine.store().list()).unwrap().iter().map(|r| serde_json::to_string(r).unwrap()).collect();
     records.sort();
     records
 }
@@ -56,44 +53,173 @@ fn labels(n: usize) -> Vec<String> {
 fn every_rule_answers_its_code_and_changes_nothing() {
     let (_dir, engine, id) = seeded();
     let many_inputs: Vec<String> = (0..513).map(|i| format!("text {i}")).collect();
-    let many_items: Vec<Value> = (0..513).map(|i| json!({"text": format!("t{i}"), "label": if i % 2 == 0 { "a" } else { "b" }})).collect();
+    let many_items: Vec<Value> =
+        (0..513).map(|i| json!({"text": format!("t{i}"), "label": if i % 2 == 0 { "a" } else { "b" }})).collect();
     let nine_groups: serde_json::Map<String, Value> = (0..9).map(|g| (format!("g{g}"), json!(["x", "y"]))).collect();
     let cases: Vec<(&str, Call, &str)> = vec![
         ("body is not JSON", Call::Raw(b"{\"input\": [\"x\""), "INPUT_VALIDATION_ERROR"),
         ("body is not an object", Call::Classify(json!(["x"])), "INPUT_VALIDATION_ERROR"),
-        ("unknown field", Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a"], "lables": []})), "INPUT_VALIDATION_ERROR"),
+        (
+            "unknown field",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a"], "lables": []})),
+            "INPUT_VALIDATION_ERROR",
+        ),
         ("input missing", Call::Classify(json!({"model": MODEL, "labels": ["a", "b"]})), "INPUT_VALIDATION_ERROR"),
-        ("input empty list", Call::Classify(json!({"model": MODEL, "input": [], "labels": ["a", "b"]})), "INPUT_VALIDATION_ERROR"),
-        ("more than 512 inputs", Call::Classify(json!({"model": MODEL, "input": many_inputs, "labels": ["a", "b"]})), "INPUT_VALIDATION_ERROR"),
-        ("input of the wrong type", Call::Classify(json!({"model": MODEL, "input": [42], "labels": ["a", "b"]})), "INPUT_VALIDATION_ERROR"),
-        ("text and image in one item", Call::Classify(json!({"model": MODEL, "input": [{"text": "x", "image": "y"}], "labels": ["a"]})), "INPUT_VALIDATION_ERROR"),
-        ("image on a model without image tower", Call::Classify(json!({"model": MODEL, "input": [{"image": "https://example.com/cat.png"}], "labels": ["a", "b"]})), "INPUT_VALIDATION_ERROR"),
+        (
+            "input empty list",
+            Call::Classify(json!({"model": MODEL, "input": [], "labels": ["a", "b"]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "more than 512 inputs",
+            Call::Classify(json!({"model": MODEL, "input": many_inputs, "labels": ["a", "b"]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "input of the wrong type",
+            Call::Classify(json!({"model": MODEL, "input": [42], "labels": ["a", "b"]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "text and image in one item",
+            Call::Classify(json!({"model": MODEL, "input": [{"text": "x", "image": "y"}], "labels": ["a"]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "image on a model without image tower",
+            Call::Classify(
+                json!({"model": MODEL, "input": [{"image": "https://example.com/cat.png"}], "labels": ["a", "b"]}),
+            ),
+            "INPUT_VALIDATION_ERROR",
+        ),
         ("labels missing", Call::Classify(json!({"model": MODEL, "input": "x"})), "INPUT_VALIDATION_ERROR"),
         ("labels empty", Call::Classify(json!({"model": MODEL, "input": "x", "labels": []})), "INPUT_INVALID_LABELS"),
-        ("empty label", Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a", "  "]})), "INPUT_INVALID_LABELS"),
-        ("label not a string", Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a", 3]})), "INPUT_VALIDATION_ERROR"),
-        ("more than 512 labels", Call::Classify(json!({"model": MODEL, "input": "x", "labels": labels(513)})), "INPUT_LABEL_LIMIT_EXCEEDED"),
-        ("more than 8 label groups", Call::Classify(json!({"model": MODEL, "input": "x", "labels": nine_groups})), "INPUT_LABEL_LIMIT_EXCEEDED"),
-        ("more than 64 labels in a group", Call::Classify(json!({"model": MODEL, "input": "x", "labels": {"g": labels(65)}})), "INPUT_LABEL_LIMIT_EXCEEDED"),
-        ("empty label group", Call::Classify(json!({"model": MODEL, "input": "x", "labels": {"g": []}})), "INPUT_INVALID_LABELS"),
-        ("unknown model", Call::Classify(json!({"model": "jina-embeddings-v9", "input": "x", "labels": ["a", "b"]})), "INPUT_MODEL_NOT_FOUND"),
-        ("model and classifier_id", Call::Classify(json!({"model": MODEL, "classifier_id": id, "input": "x"})), "INPUT_VALIDATION_ERROR"),
-        ("bad temperature", Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a", "b"], "temperature": 0})), "INPUT_VALIDATION_ERROR"),
-        ("unknown classifier", Call::Classify(json!({"classifier_id": "00000000-dead-beef-0000-000000000000", "input": "x"})), "RESOURCE_NOT_FOUND"),
-        ("labels on a few-shot request", Call::Classify(json!({"classifier_id": id, "input": "x", "labels": ["a"]})), "INPUT_VALIDATION_ERROR"),
-        ("image on few-shot text classifier", Call::Classify(json!({"classifier_id": id, "input": [{"image": "aGVsbG8="}]})), "INPUT_VALIDATION_ERROR"),
-        ("train with one distinct label", Call::Train(json!({"model": MODEL, "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "x"}]})), "INPUT_INVALID_LABELS"),
-        ("train item without label", Call::Train(json!({"model": MODEL, "input": [{"text": "a"}, {"text": "b", "label": "y"}]})), "INPUT_VALIDATION_ERROR"),
-        ("train item with empty label", Call::Train(json!({"classifier_id": id, "input": [{"text": "a", "label": ""}]})), "INPUT_INVALID_LABELS"),
-        ("train item with neither text nor image", Call::Train(json!({"classifier_id": id, "input": [{"label": "positive"}]})), "INPUT_VALIDATION_ERROR"),
-        ("num_iters 0", Call::Train(json!({"classifier_id": id, "num_iters": 0, "input": [{"text": "a", "label": "positive"}]})), "INPUT_VALIDATION_ERROR"),
-        ("num_iters 101", Call::Train(json!({"classifier_id": id, "num_iters": 101, "input": [{"text": "a", "label": "positive"}]})), "INPUT_VALIDATION_ERROR"),
-        ("num_iters not an integer", Call::Train(json!({"classifier_id": id, "num_iters": "ten", "input": [{"text": "a", "label": "positive"}]})), "INPUT_VALIDATION_ERROR"),
-        ("bad access", Call::Train(json!({"model": MODEL, "access": "secret", "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]})), "INPUT_VALIDATION_ERROR"),
-        ("more than 512 training items", Call::Train(json!({"classifier_id": id, "input": many_items})), "INPUT_VALIDATION_ERROR"),
-        ("train unknown model", Call::Train(json!({"model": "nope", "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]})), "INPUT_MODEL_NOT_FOUND"),
-        ("update unknown classifier", Call::Train(json!({"classifier_id": "nope", "input": [{"text": "a", "label": "x"}]})), "RESOURCE_NOT_FOUND"),
-        ("update with an image on a text model", Call::Train(json!({"classifier_id": id, "input": [{"text": "fine", "label": "positive"}, {"image": "aGVsbG8=", "label": "negative"}]})), "INPUT_VALIDATION_ERROR"),
+        (
+            "empty label",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a", "  "]})),
+            "INPUT_INVALID_LABELS",
+        ),
+        (
+            "label not a string",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a", 3]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "more than 512 labels",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": labels(513)})),
+            "INPUT_LABEL_LIMIT_EXCEEDED",
+        ),
+        (
+            "more than 8 label groups",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": nine_groups})),
+            "INPUT_LABEL_LIMIT_EXCEEDED",
+        ),
+        (
+            "more than 64 labels in a group",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": {"g": labels(65)}})),
+            "INPUT_LABEL_LIMIT_EXCEEDED",
+        ),
+        (
+            "empty label group",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": {"g": []}})),
+            "INPUT_INVALID_LABELS",
+        ),
+        (
+            "unknown model",
+            Call::Classify(json!({"model": "jina-embeddings-v9", "input": "x", "labels": ["a", "b"]})),
+            "INPUT_MODEL_NOT_FOUND",
+        ),
+        (
+            "model and classifier_id",
+            Call::Classify(json!({"model": MODEL, "classifier_id": id, "input": "x"})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "bad temperature",
+            Call::Classify(json!({"model": MODEL, "input": "x", "labels": ["a", "b"], "temperature": 0})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "unknown classifier",
+            Call::Classify(json!({"classifier_id": "00000000-dead-beef-0000-000000000000", "input": "x"})),
+            "RESOURCE_NOT_FOUND",
+        ),
+        (
+            "labels on a few-shot request",
+            Call::Classify(json!({"classifier_id": id, "input": "x", "labels": ["a"]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "image on few-shot text classifier",
+            Call::Classify(json!({"classifier_id": id, "input": [{"image": "aGVsbG8="}]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "train with one distinct label",
+            Call::Train(json!({"model": MODEL, "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "x"}]})),
+            "INPUT_INVALID_LABELS",
+        ),
+        (
+            "train item without label",
+            Call::Train(json!({"model": MODEL, "input": [{"text": "a"}, {"text": "b", "label": "y"}]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "train item with empty label",
+            Call::Train(json!({"classifier_id": id, "input": [{"text": "a", "label": ""}]})),
+            "INPUT_INVALID_LABELS",
+        ),
+        (
+            "train item with neither text nor image",
+            Call::Train(json!({"classifier_id": id, "input": [{"label": "positive"}]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "num_iters 0",
+            Call::Train(json!({"classifier_id": id, "num_iters": 0, "input": [{"text": "a", "label": "positive"}]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "num_iters 101",
+            Call::Train(json!({"classifier_id": id, "num_iters": 101, "input": [{"text": "a", "label": "positive"}]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "num_iters not an integer",
+            Call::Train(
+                json!({"classifier_id": id, "num_iters": "ten", "input": [{"text": "a", "label": "positive"}]}),
+            ),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "bad access",
+            Call::Train(
+                json!({"model": MODEL, "access": "secret", "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]}),
+            ),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "more than 512 training items",
+            Call::Train(json!({"classifier_id": id, "input": many_items})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "train unknown model",
+            Call::Train(json!({"model": "nope", "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]})),
+            "INPUT_MODEL_NOT_FOUND",
+        ),
+        (
+            "update unknown classifier",
+            Call::Train(json!({"classifier_id": "nope", "input": [{"text": "a", "label": "x"}]})),
+            "RESOURCE_NOT_FOUND",
+        ),
+        (
+            "update with an image on a text model",
+            Call::Train(
+                json!({"classifier_id": id, "input": [{"text": "fine", "label": "positive"}, {"image": "aGVsbG8=", "label": "negative"}]}),
+            ),
+            "INPUT_VALIDATION_ERROR",
+        ),
         ("delete unknown classifier", Call::Delete("0000-not-there"), "RESOURCE_NOT_FOUND"),
         ("delete with a path in the id", Call::Delete("../etc/passwd"), "RESOURCE_NOT_FOUND"),
     ];
@@ -138,13 +264,17 @@ fn long_inputs_are_truncated_and_counted_as_processed() {
 fn usage_counts_as_jina_counts() {
     let (_dir, engine, id) = seeded();
     // zero-shot = input tokens + label tokens: "hello world" → [CLS] hello world [SEP].
-    let z = block_on(engine.classify_json(&json!({"model": MODEL, "input": "hello world", "labels": ["a", "b", "a"]}))).unwrap();
+    let z = block_on(engine.classify_json(&json!({"model": MODEL, "input": "hello world", "labels": ["a", "b", "a"]})))
+        .unwrap();
     assert_eq!(z.usage.total_tokens, 4 + 3 + 3);
     // few-shot classify = input tokens.
     let f = block_on(engine.classify_json(&json!({"classifier_id": id, "input": "hello world"}))).unwrap();
     assert_eq!(f.usage.total_tokens, 4);
     // train = input tokens × num_iters.
-    let t = block_on(engine.train_json(&json!({"classifier_id": id, "num_iters": 7, "input": [{"text": "hello world", "label": "positive"}]}))).unwrap();
+    let t = block_on(engine.train_json(
+        &json!({"classifier_id": id, "num_iters": 7, "input": [{"text": "hello world", "label": "positive"}]}),
+    ))
+    .unwrap();
     assert_eq!(t.usage.total_tokens, 4 * 7);
     assert_eq!(t.num_samples, 1);
 }

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use triage::Engine;
 use triage::encoder::TextEncoder;
 use triage::registry::{self, ModelSpec};
 use triage::store::ClassifierStore;
-use triage::Engine;
 
 /// The fetched model files (`python3 models/fetch.py all`). Tests that need a model fail,
 /// never skip, when the files are missing.
