@@ -73,10 +73,11 @@ def main():
     st = SentenceTransformer(MODEL_DIR, device="cpu")
     st.max_seq_length = 256
     tok = Tokenizer.from_file(os.path.join(MODEL_DIR, "tokenizer.json"))
+    tok.no_padding()
     tok.enable_truncation(256)
+    mean_tokens = round(float(np.mean([len(e.ids) for e in tok.encode_batch(texts)])), 1)
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
     session = ort.InferenceSession(onnx_model(), providers=["CPUExecutionProvider"])
-    mean_tokens = round(float(np.mean([len(e.ids) for e in tok.encode_batch(texts)])), 1)
 
     def st_embed(batch):
         return st.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True)
