@@ -20,6 +20,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if na == 0.0 || nb == 0.0 { 0.0 } else { dot(a, b) / (na * nb) }
 }
 
+/// How closely two sets of embeddings agree, row by row: (lowest cosine, largest absolute
+/// difference of any component). Used to check a backend or a port against a reference.
+pub fn agreement(got: &[Vec<f32>], want: &[Vec<f32>]) -> (f32, f32) {
+    got.iter().zip(want).fold((1.0f32, 0.0f32), |(min_cos, max_diff), (g, w)| {
+        let diff = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(max_diff, f32::max);
+        (min_cos.min(cosine(g, w)), diff)
+    })
+}
+
 /// Scales a vector to unit length in place (a zero vector stays zero).
 pub fn l2_normalize(v: &mut [f32]) {
     let n = dot(v, v).sqrt();
@@ -116,6 +125,15 @@ mod tests {
         assert!((flat[0] - 0.3672).abs() < 1e-3, "{flat:?}");
         let sharp = softmax(&[0.3, 0.2, 0.1], 0.01);
         assert!(sharp[0] > 0.99);
+    }
+
+    #[test]
+    fn agreement_takes_worst_row() {
+        let want = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        let got = vec![vec![1.0, 0.0], vec![0.1, 1.0]];
+        let (min_cos, max_diff) = agreement(&got, &want);
+        assert!((min_cos - cosine(&got[1], &want[1])).abs() < 1e-7);
+        assert!((max_diff - 0.1).abs() < 1e-7);
     }
 
     #[test]

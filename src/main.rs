@@ -184,47 +184,13 @@ fn run(cli: Cli) -> Result<(), TriageError> {
 
 /// ~64-token English sentences, deterministic.
 fn generated_sentences(n: usize) -> Vec<String> {
+    #[rustfmt::skip]
     const WORDS: &[&str] = &[
-        "the",
-        "model",
-        "classifies",
-        "short",
-        "texts",
-        "into",
-        "labels",
-        "while",
-        "keeping",
-        "every",
-        "document",
-        "private",
-        "on",
-        "this",
-        "machine",
-        "and",
-        "a",
-        "browser",
-        "tab",
-        "runs",
-        "it",
-        "offline",
-        "with",
-        "weights",
-        "cached",
-        "locally",
-        "for",
-        "quick",
-        "answers",
-        "about",
-        "support",
-        "tickets",
-        "invoices",
-        "reviews",
-        "news",
-        "articles",
-        "emails",
-        "customers",
-        "send",
-        "daily",
+        "the", "model", "classifies", "short", "texts", "into", "labels", "while", "keeping",
+        "every", "document", "private", "on", "this", "machine", "and", "a", "browser", "tab",
+        "runs", "it", "offline", "with", "weights", "cached", "locally", "for", "quick", "answers",
+        "about", "support", "tickets", "invoices", "reviews", "news", "articles", "emails",
+        "customers", "send", "daily",
     ];
     let mut state = 0x5eed_u64;
     (0..n)
@@ -278,9 +244,7 @@ fn bench(engine: &Engine<FsStore>, opts: &BenchOptions<'_>) -> Result<(), Triage
         let sample: Vec<Vec<u32>> = ids.iter().take(32).cloned().collect();
         let want = pollster::block_on(reference.embed_ids(&sample))?;
         let got = pollster::block_on(encoder.embed_ids(&sample))?;
-        let min_cos = got.iter().zip(&want).map(|(g, w)| triage::classify::cosine(g, w)).fold(1.0f32, f32::min);
-        let max_diff =
-            got.iter().zip(&want).flat_map(|(g, w)| g.iter().zip(w).map(|(a, b)| (a - b).abs())).fold(0.0f32, f32::max);
+        let (min_cos, max_diff) = triage::classify::agreement(&got, &want);
         println!(
             "{}",
             serde_json::json!({"check": "embeddings vs flex backend", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use triage::classify::cosine;
+use triage::classify::{agreement, cosine};
 use triage::encoder::load_tokenizer;
 
 fn tokenizer_golden(model: &str) {
@@ -49,11 +49,7 @@ fn minilm_matches_sentence_transformers() {
     let enc = encoder("all-minilm-l6-v2");
     let ids = enc.tokenize(&sentences).unwrap();
     let got = block_on(enc.embed_ids(&ids)).unwrap();
-    let (mut min_cos, mut max_diff) = (1.0f32, 0.0f32);
-    for (g, w) in got.iter().zip(&want) {
-        min_cos = min_cos.min(cosine(g, w));
-        max_diff = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(max_diff, f32::max);
-    }
+    let (min_cos, max_diff) = agreement(&got, &want);
     println!(
         "all-minilm-l6-v2 vs {}: {} sentences, min cosine {min_cos:.8}, max |diff| {max_diff:.2e}",
         meta["reference"],
