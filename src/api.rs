@@ -520,3 +520,169 @@ mod tests {
         assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"b":1.0,"a":2.0}"#);
     }
 }
+
+/// How `POST /v1/embeddings` returns each vector (`embedding_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddingType {
+    /// A list of numbers.
+    Float,
+    /// The little-endian f32 bytes, base64.
+    Base64,
+    /// Sign bits packed 8 per byte (first value in the high bit), as signed bytes (`ubinary − 128`).
+    Binary,
+    /// Sign bits packed 8 per byte, as unsigned bytes.
+    Ubinary,
+}
+
+impl EmbeddingType {
+    fn parse(s: &str, field: &str) -> Result<Self> {
+        match s {
+            "float" => Ok(Self::Float),
+            "base64" => Ok(Self::Base64),
+            "binary" => Ok(Self::Binary),
+            "ubinary" => Ok(Self::Ubinary),
+            other => Err(TriageError::validation(
+                field,
+                format!("'{other}' is not an embedding type: use float, base64, binary or ubinary"),
+            )),
+        }
+    }
+
+    /// One vector in this encoding.
+    pub fn encode(self, v: &[f32]) -> Value {
+        use base64::Engine as _;
+        let packed = || -> Vec<u8> {
+            v.chunks(8)
+                .map(|c| c.iter().enumerate().fold(0u8, |byte, (i, &x)| if x > 0.0 { byte | (0x80 >> i) } else { byte }))
+                .collect()
+        };
+        match self {
+            Self::Float => Value::Array(v.iter().map(|&x| Value::from(x)).collect()),
+            Self::Base64 => {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+            Self::Binary => Value::Array(packed().into_iter().map(|b| Value::from(b as i16 - 128)).collect()),
+            Self::Ubinary => Value::Array(packed().into_iter().map(Value::from).collect()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Float => "float",
+            Self::Base64 => "base64",
+            Self::Binary => "binary",
+            Self::Ubinary => "ubinary",
+        }
+    }
+}
+
+/// `POST /v1/embeddings` (Jina's `EmbeddingsV3Request` shape, text inputs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    pub input: Vec<String>,
+    /// L2-normalise each vector (Jina's default: true).
+    pub normalized: bool,
+    /// One type, or several (then each item's `embedding` is an object keyed by type).
+    pub embedding_types: Vec<EmbeddingType>,
+    pub embedding_type_is_list: bool,
+    /// Matryoshka width; must be one the model supports.
+    pub dimensions: Option<usize>,
+    /// Cut inputs longer than the model's limit instead of refusing them (Jina's default: false).
+    pub truncate: bool,
+}
+
+fn bool_field(obj: &Map<String, Value>, field: &str, default: bool) -> Result<bool> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(TriageError::validation(field, format!("'{field}' must be true or false"))),
+    }
+}
+
+impl EmbeddingsRequest {
+    pub fn from_json(v: &Value) -> Result<Self> {
+        let obj = object(v, "The request body")?;
+        reject_unknown(obj, &["model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task"])?;
+        if obj.get("task").is_some_and(|t| !t.is_null()) {
+            return Err(TriageError::validation(
+                "task",
+                "'task' selects an adapter of jina-embeddings-v3; the models available here have no task adapters",
+            ));
+        }
+        let model = non_empty_string_field(obj, "model")?.unwrap_or_else(|| crate::registry::DEFAULT_MODEL.to_string());
+        let input = parse_one_or_many(obj.get("input"), |v, field| match parse_input_item(v, field)? {
+            Input::Text(t) => Ok(t),
+            Input::Image(_) => Err(TriageError::validation(
+                field,
+                format!("{field}: image inputs need an image model (jina-clip-v1 or jina-clip-v2)"),
+            )),
+        })?;
+        let (embedding_types, embedding_type_is_list) = match obj.get("embedding_type") {
+            None | Some(Value::Null) => (vec![EmbeddingType::Float], false),
+            Some(Value::String(s)) => (vec![EmbeddingType::parse(s, "embedding_type")?], false),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                let mut types = Vec::new();
+                for (i, t) in items.iter().enumerate() {
+                    let field = format!("embedding_type[{i}]");
+                    let t = t
+                        .as_str()
+                        .ok_or_else(|| TriageError::validation(&field, format!("'{field}' must be a string")))?;
+                    let t = EmbeddingType::parse(t, &field)?;
+                    if !types.contains(&t) {
+                        types.push(t);
+                    }
+                }
+                (types, true)
+            }
+            Some(_) => {
+                return Err(TriageError::validation(
+                    "embedding_type",
+                    "'embedding_type' must be a string or a non-empty list of strings",
+                ));
+            }
+        };
+        let dimensions = match obj.get("dimensions") {
+            None | Some(Value::Null) => None,
+            Some(d) => match d.as_u64() {
+                Some(d) if d > 0 => Some(d as usize),
+                _ => return Err(TriageError::validation("dimensions", "'dimensions' must be a positive integer")),
+            },
+        };
+        Ok(Self {
+            model,
+            input,
+            normalized: bool_field(obj, "normalized", true)?,
+            embedding_types,
+            embedding_type_is_list,
+            dimensions,
+            truncate: bool_field(obj, "truncate", false)?,
+        })
+    }
+}
+
+/// Jina's `EmbeddingUsage`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EmbeddingUsage {
+    pub total_tokens: usize,
+    pub prompt_tokens: usize,
+}
+
+/// Jina's `SingleEmbeddingData`: `embedding` is a list of numbers, a string (base64), a
+/// list of bytes (binary/ubinary), or an object keyed by type when several were asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmbeddingData {
+    pub object: &'static str,
+    pub index: usize,
+    pub embedding: Value,
+}
+
+/// Jina's `EmbeddingResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmbeddingResponse {
+    pub model: String,
+    pub object: &'static str,
+    pub usage: EmbeddingUsage,
+    pub data: Vec<EmbeddingData>,
+}

@@ -170,14 +170,26 @@ impl TextEncoder {
     /// Token ids of each text, with the model's prefix and special tokens, truncated to
     /// the model's limit.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        Ok(self.tokenize_checked(texts)?.into_iter().map(|(ids, _)| ids).collect())
+    }
+
+    /// As [`Self::tokenize`], with whether each text was cut to fit the model.
+    pub fn tokenize_checked(&self, texts: &[&str]) -> Result<Vec<(Vec<u32>, bool)>> {
         let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", self.spec.text_prefix)).collect();
         let encodings =
             self.tokenizer.encode_batch(prefixed, true).map_err(|e| TriageError::internal("tokenizer", e))?;
-        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        Ok(encodings.into_iter().map(|e| (e.get_ids().to_vec(), !e.get_overflowing().is_empty())).collect())
     }
 
     /// Embeddings of token sequences, in input order: `[n][dim]`, unit length.
     pub async fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let mut vectors = self.pooled_ids(sequences).await?;
+        vectors.iter_mut().for_each(|v| crate::classify::l2_normalize(v));
+        Ok(vectors)
+    }
+
+    /// Mean-pooled token states of token sequences, in input order, not normalised: `[n][dim]`.
+    pub async fn pooled_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
         let mut out = vec![Vec::new(); sequences.len()];

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::api::{
-    ClassificationResponse, ClassifierSummary, ClassifyRequest, DeleteResponse, Input, Labels, TrainItem, TrainRequest,
-    TrainingResponse, Usage, ZeroShotRequest,
+    ClassificationResponse, ClassifierSummary, ClassifyRequest, DeleteResponse, EmbeddingData, EmbeddingResponse,
+    EmbeddingUsage, EmbeddingsRequest, Input, Labels, TrainItem, TrainRequest, TrainingResponse, Usage, ZeroShotRequest,
 };
 use crate::classify::{self, LabelSet};
 use crate::encoder::TextEncoder;
@@ -278,6 +278,81 @@ impl<S: ClassifierStore> Engine<S> {
             return Err(TriageError::NotFound { kind: "Classifier", id: id.to_string() });
         }
         Ok(DeleteResponse { classifier_id: id.to_string(), deleted: true })
+    }
+
+    /// The model a classify request needs: its own, or its classifier's. Lets a face that
+    /// loads models asynchronously (the browser) load it before calling [`Self::classify`].
+    pub async fn classify_model(&self, request: &ClassifyRequest) -> Result<&'static ModelSpec> {
+        match request {
+            ClassifyRequest::ZeroShot(z) => registry::find(&z.model),
+            ClassifyRequest::FewShot { classifier_id, .. } => {
+                registry::find(&self.find_classifier(classifier_id).await?.model)
+            }
+        }
+    }
+
+    /// The model a train request needs (see [`Self::classify_model`]).
+    pub async fn train_model(&self, request: &TrainRequest) -> Result<&'static ModelSpec> {
+        match request {
+            TrainRequest::Create { model, .. } => registry::find(model),
+            TrainRequest::Update { classifier_id, .. } => registry::find(&self.find_classifier(classifier_id).await?.model),
+        }
+    }
+
+    /// `POST /v1/embeddings` from a JSON body.
+    pub async fn embeddings_json(&self, body: &Value) -> Result<EmbeddingResponse> {
+        self.embeddings(&EmbeddingsRequest::from_json(body)?).await
+    }
+
+    /// `POST /v1/embeddings`: Jina's embeddings call on the same models.
+    pub async fn embeddings(&self, request: &EmbeddingsRequest) -> Result<EmbeddingResponse> {
+        let spec = registry::find(&request.model)?;
+        if let Some(d) = request.dimensions
+            && d != spec.dim
+        {
+            return Err(TriageError::validation(
+                "dimensions",
+                format!("Model '{}' gives {}-dimensional embeddings and has no Matryoshka sizes", spec.id, spec.dim),
+            ));
+        }
+        let model = self.model(spec)?;
+        let texts: Vec<&str> = request.input.iter().map(String::as_str).collect();
+        let tokenized = model.tokenize_checked(&texts)?;
+        if !request.truncate
+            && let Some(i) = tokenized.iter().position(|(_, cut)| *cut)
+        {
+            return Err(TriageError::validation(
+                format!("input[{i}]"),
+                format!(
+                    "input[{i}] is longer than the {} tokens model '{}' reads; shorten it or set \"truncate\": true",
+                    spec.max_tokens, spec.id
+                ),
+            ));
+        }
+        let ids: Vec<Vec<u32>> = tokenized.into_iter().map(|(ids, _)| ids).collect();
+        let tokens = ids.iter().map(Vec::len).sum();
+        let mut vectors = model.pooled_ids(&ids).await?;
+        if request.normalized {
+            vectors.iter_mut().for_each(|v| classify::l2_normalize(v));
+        }
+        let data = vectors
+            .iter()
+            .enumerate()
+            .map(|(index, v)| {
+                let embedding = if request.embedding_type_is_list {
+                    Value::Object(request.embedding_types.iter().map(|t| (t.as_str().to_string(), t.encode(v))).collect())
+                } else {
+                    request.embedding_types[0].encode(v)
+                };
+                EmbeddingData { object: "embedding", index, embedding }
+            })
+            .collect();
+        Ok(EmbeddingResponse {
+            model: spec.id.to_string(),
+            object: "list",
+            usage: EmbeddingUsage { total_tokens: tokens, prompt_tokens: tokens },
+            data,
+        })
     }
 
     /// Embeddings of texts with a model (unit vectors) and the tokens used.

@@ -29,6 +29,9 @@ pub enum TriageError {
     /// A classifier was changed by someone else between read and write (HTTP 409).
     #[error("{kind} '{id}' is currently being modified. Please retry after a few moments.")]
     Conflict { kind: &'static str, id: String },
+    /// The device's storage for classifiers is full (the browser's quota) (HTTP 403).
+    #[error("Resource limit exceeded: {0}")]
+    StorageFull(String),
     /// Model files are missing or do not match the registry (HTTP 503).
     #[error("{0}")]
     ModelUnavailable(String),
@@ -74,6 +77,7 @@ impl TriageError {
             TriageError::LabelLimitExceeded { .. } => "INPUT_LABEL_LIMIT_EXCEEDED",
             TriageError::NotFound { .. } => "RESOURCE_NOT_FOUND",
             TriageError::Conflict { .. } => "CONFLICT_RESOURCE_BUSY",
+            TriageError::StorageFull(_) => "AUTHZ_RESOURCE_LIMIT_EXCEEDED",
             TriageError::ModelUnavailable(_) => "SERVICE_UNAVAILABLE",
             TriageError::Internal(_) => "INTERNAL_ERROR",
         }
@@ -86,6 +90,7 @@ impl TriageError {
             TriageError::ModelNotFound { .. }
             | TriageError::InvalidLabels(_)
             | TriageError::LabelLimitExceeded { .. } => 400,
+            TriageError::StorageFull(_) => 403,
             TriageError::NotFound { .. } => 404,
             TriageError::Conflict { .. } => 409,
             TriageError::ModelUnavailable(_) => 503,

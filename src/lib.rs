@@ -7,7 +7,9 @@
 //! - [`models`]: the networks, in burn; [`encoder`]: tokenizer + network.
 //! - [`classify`], [`fewshot`]: the classification math on plain vectors.
 //! - [`store`]: where few-shot classifiers live.
-//! - [`engine`]: all of it behind classify / train / list / delete.
+//! - [`engine`]: all of it behind classify / train / list / delete / embeddings.
+//! - `wasm` and `web` (wasm32 only): the browser face: JS API, WebGPU/CPU choice,
+//!   IndexedDB store, model files in the Cache API.
 
 pub mod api;
 pub mod classify;
@@ -18,6 +20,10 @@ pub mod fewshot;
 pub mod models;
 pub mod registry;
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use engine::Engine;
 pub use error::{Result, TriageError};

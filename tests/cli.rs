@@ -1,5 +1,6 @@
 //! The CLI as a user runs it: Jina's sample request on both models, the few-shot flow
 //! across separate processes (state reloaded from disk), errors on bad input.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

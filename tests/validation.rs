@@ -1,5 +1,6 @@
 //! Every validation rule: the bad request gets its Jina error code, and no stored
 //! classifier changes (records compared byte for byte, versions included).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -181,20 +181,19 @@ impl Bert {
     }
 
     /// Sentence embeddings: `[batch, seq]` ids and mask → `[batch, hidden]`, mean-pooled over
-    /// the mask (padding never pooled) and L2-normalised.
+    /// the mask (padding never pooled), not normalised.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
         let states = self.encode(ids, mask.clone());
-        mean_pool_normalize(states, mask)
+        mean_pool(states, mask)
     }
 }
 
-/// `[batch, seq, hidden]` states and `[batch, seq]` mask → `[batch, hidden]` unit vectors.
-pub fn mean_pool_normalize(states: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<2> {
+/// `[batch, seq, hidden]` states and `[batch, seq]` mask → `[batch, hidden]` means over the
+/// unmasked tokens. Normalisation is left to the caller (`normalized: false` exists).
+pub fn mean_pool(states: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<2> {
     let [batch, seq, hidden] = states.dims();
     let mask = mask.float().reshape([batch, seq, 1]);
     let summed = (states * mask.clone()).sum_dim(1).reshape([batch, hidden]);
     let counts = mask.sum_dim(1).reshape([batch, 1]).clamp_min(1e-9);
-    let mean = summed / counts;
-    let norm = mean.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
-    mean / norm
+    summed / counts
 }

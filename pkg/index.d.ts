@@ -1,0 +1,160 @@
+// Types of triage-classify. Requests and responses follow Jina's Classifier API.
+
+export type Input = string | { text: string } | { image: string };
+
+export interface ZeroShotRequest {
+  model?: string;
+  input: Input | Input[];
+  labels: string[] | Record<string, string[]>;
+  /** Softmax temperature over cosine similarities (triage extension; default 1). */
+  temperature?: number;
+}
+
+export interface FewShotRequest {
+  classifier_id: string;
+  input: Input | Input[];
+}
+
+export type ClassifyRequest = ZeroShotRequest | FewShotRequest;
+
+export interface LabelScore { label: string; score: number }
+
+export interface ClassificationPrediction {
+  object: "classification";
+  index: number;
+  /** A label, or per label group when `labels` was a dict. */
+  prediction: string | Record<string, string>;
+  score: number | Record<string, number>;
+  predictions: LabelScore[] | Record<string, LabelScore[]>;
+}
+
+export interface ClassificationResponse {
+  usage: { total_tokens: number };
+  data: ClassificationPrediction[];
+}
+
+export interface TrainItem { text?: string; image?: string; label: string }
+
+export type TrainRequest =
+  | { model?: string; access?: "public" | "private"; input: TrainItem | TrainItem[]; num_iters?: number }
+  | { classifier_id: string; input: TrainItem | TrainItem[]; num_iters?: number };
+
+export interface TrainingResponse {
+  classifier_id: string;
+  num_samples: number;
+  usage: { total_tokens: number };
+}
+
+export interface EmbeddingsRequest {
+  model?: string;
+  input: string | { text: string } | Array<string | { text: string }>;
+  normalized?: boolean;
+  embedding_type?: EmbeddingType | EmbeddingType[];
+  dimensions?: number;
+  truncate?: boolean;
+}
+export type EmbeddingType = "float" | "base64" | "binary" | "ubinary";
+
+export interface EmbeddingResponse {
+  model: string;
+  object: "list";
+  usage: { total_tokens: number; prompt_tokens: number };
+  data: Array<{ object: "embedding"; index: number; embedding: number[] | string | Record<string, number[] | string> }>;
+}
+
+export interface ClassifierSummary {
+  classifier_id: string;
+  user_id: string;
+  model: string;
+  labels: string[];
+  access: "public" | "private";
+  updated_number: number;
+  used_number: number;
+  created_at: string;
+  updated_at: string;
+  used_at: string | null;
+  is_active: boolean;
+  is_latest: boolean;
+  metadata_: { num_samples: number; samples_per_label: Record<string, number>; dim: number };
+}
+
+export interface DeleteResponse { classifier_id: string; deleted: boolean }
+
+export interface ProgressEvent {
+  status: "initiate" | "progress" | "done" | "ready";
+  model: string;
+  file?: string;
+  loaded: number;
+  total: number;
+  progress?: number;
+}
+
+export interface BackendInfo {
+  name: "webgpu" | "cpu";
+  adapter: string | null;
+  fallbackAdapter: boolean;
+  /** Why `auto` did not use WebGPU. */
+  fallbackReason: string | null;
+}
+
+export interface Options {
+  /** Loaded by `create` and used by requests that name no model (default: the registry's default). */
+  model?: string;
+  /** Where model files are: `{baseUrl}/{model id}/{file}`. Default: each model's public hub URL. */
+  baseUrl?: string;
+  backend?: "auto" | "webgpu" | "cpu";
+  onProgress?: (event: ProgressEvent) => void;
+  /** IndexedDB database holding classifiers (default "triage"). */
+  database?: string;
+  /** URL of triage_bg.wasm, if not next to the package's wasm/triage.js. */
+  wasmUrl?: string | URL;
+}
+
+/** An Error whose name is Jina's error code (INPUT_VALIDATION_ERROR, RESOURCE_NOT_FOUND, ...). */
+export interface TriageError extends Error {
+  status: number;
+  response: { code: string; detail: string; errors?: Array<{ field: string; message: string; type: string }> };
+}
+
+export interface ModelInfo {
+  id: string; dim: number; maxTokens: number; sizeBytes: number; description: string; imageInputs: boolean; default: boolean;
+}
+
+export interface TriageApi {
+  readonly backend: BackendInfo;
+  readonly model: string;
+  classify(request: ClassifyRequest | string): Promise<ClassificationResponse>;
+  train(request: TrainRequest | string): Promise<TrainingResponse>;
+  embeddings(request: EmbeddingsRequest | string): Promise<EmbeddingResponse>;
+  classifiers(): Promise<ClassifierSummary[]>;
+  deleteClassifier(id: string): Promise<DeleteResponse>;
+  loadModel(id: string): Promise<void>;
+}
+
+export class Triage implements TriageApi {
+  static create(options?: Options): Promise<Triage>;
+  readonly backend: BackendInfo;
+  readonly model: string;
+  classify(request: ClassifyRequest | string): Promise<ClassificationResponse>;
+  train(request: TrainRequest | string): Promise<TrainingResponse>;
+  embeddings(request: EmbeddingsRequest | string): Promise<EmbeddingResponse>;
+  classifiers(): Promise<ClassifierSummary[]>;
+  deleteClassifier(id: string): Promise<DeleteResponse>;
+  loadModel(id: string): Promise<void>;
+  close(): void;
+}
+
+export interface TriageWorker extends TriageApi {
+  hasModel(id: string, baseUrl?: string): Promise<boolean>;
+  deleteModel(id: string, baseUrl?: string): Promise<boolean>;
+  models(): Promise<ModelInfo[]>;
+  close(): Promise<void>;
+  terminate(): void;
+}
+
+export function createWorker(options?: Omit<Options, "wasmUrl"> & { workerUrl?: string | URL; wasmUrl?: string }): Promise<TriageWorker>;
+export function initWasm(moduleOrPath?: string | URL): Promise<unknown>;
+export function models(options?: { wasmUrl?: string | URL }): Promise<ModelInfo[]>;
+export function hasModel(id: string, baseUrl?: string, options?: { wasmUrl?: string | URL }): Promise<boolean>;
+export function deleteModel(id: string, baseUrl?: string, options?: { wasmUrl?: string | URL }): Promise<boolean>;
+export function wasmMemoryBytes(): number;

@@ -1,0 +1,141 @@
+// triage in the browser: the wasm engine behind Jina's Classifier API shapes.
+//
+//   import { Triage, createWorker } from "triage-classify";
+//   const triage = await Triage.create({ model: "all-minilm-l6-v2", onProgress: console.log });
+//   const result = await triage.classify({ input: ["..."], labels: ["a", "b"] });
+//
+// Requests and responses are Jina's JSON; failures reject with an Error whose `name` is
+// Jina's error code, `message` the detail, `status` the HTTP status Jina would send and
+// `response` the ErrorResponse object.
+
+import init, * as wasm from "./wasm/triage.js";
+
+let ready = null;
+let exports = null;
+
+/** Loads the wasm module once per realm (page or worker). */
+export function initWasm(moduleOrPath) {
+  if (!ready) {
+    ready = init(moduleOrPath ? { module_or_path: moduleOrPath } : undefined).then((e) => (exports = e));
+  }
+  return ready;
+}
+
+/** Bytes of the engine's wasm memory in this realm (it only grows: the current size is the peak). */
+export function wasmMemoryBytes() {
+  return exports ? exports.memory.buffer.byteLength : 0;
+}
+
+/** The engine on this thread. Prefer `createWorker` in pages: model loading and inference block the thread they run on. */
+export class Triage {
+  #engine;
+
+  constructor(engine) {
+    this.#engine = engine;
+  }
+
+  /**
+   * @param {object} [options] `{ model, baseUrl, backend: "auto"|"webgpu"|"cpu", onProgress, database, wasmUrl }`
+   */
+  static async create(options = {}) {
+    await initWasm(options.wasmUrl);
+    const { wasmUrl, ...engineOptions } = options;
+    return new Triage(await wasm.Triage.create(engineOptions));
+  }
+
+  /** `{ name: "webgpu"|"cpu", adapter, fallbackAdapter, fallbackReason }` */
+  get backend() { return this.#engine.backend; }
+  /** The model used by requests that name none. */
+  get model() { return this.#engine.model; }
+
+  /** POST /v1/classify */
+  classify(request) { return this.#engine.classify(request); }
+  /** POST /v1/train */
+  train(request) { return this.#engine.train(request); }
+  /** POST /v1/embeddings */
+  embeddings(request) { return this.#engine.embeddings(request); }
+  /** GET /v1/classifiers */
+  classifiers() { return this.#engine.classifiers(); }
+  /** DELETE /v1/classifiers/{id} */
+  deleteClassifier(id) { return this.#engine.deleteClassifier(id); }
+  /** Loads a model now instead of on first use. */
+  loadModel(id) { return this.#engine.loadModel(id); }
+  /** Closes the IndexedDB connection. */
+  close() { this.#engine.close(); }
+}
+
+/** The models triage knows: `[{ id, dim, maxTokens, sizeBytes, description, imageInputs, default }]`. */
+export async function models(options = {}) {
+  await initWasm(options.wasmUrl);
+  return wasm.models();
+}
+
+/** Whether the model's files are all in the browser cache (its next load works offline). */
+export async function hasModel(id, baseUrl, options = {}) {
+  await initWasm(options.wasmUrl);
+  return wasm.hasModel(id, baseUrl);
+}
+
+/** Removes the model's files from the browser cache. */
+export async function deleteModel(id, baseUrl, options = {}) {
+  await initWasm(options.wasmUrl);
+  return wasm.deleteModel(id, baseUrl);
+}
+
+/** Rebuilds a Jina-coded Error that crossed a worker boundary. */
+function reviveError(e) {
+  const err = new Error(e.message);
+  err.name = e.name;
+  err.status = e.status;
+  err.response = e.response;
+  return err;
+}
+
+/**
+ * The same interface as `Triage`, with the engine in a Web Worker so the page never blocks.
+ * @param {object} [options] as `Triage.create`, plus `workerUrl` (default: this package's worker.js)
+ */
+export async function createWorker(options = {}) {
+  const { onProgress, workerUrl, ...rest } = options;
+  const worker = new Worker(workerUrl ?? new URL("./worker.js", import.meta.url), { type: "module" });
+  let nextId = 0;
+  const pending = new Map();
+  worker.onmessage = ({ data }) => {
+    if (data.progress) {
+      if (onProgress) onProgress(data.progress);
+      return;
+    }
+    const p = pending.get(data.id);
+    if (!p) return;
+    pending.delete(data.id);
+    if (data.error) p.reject(reviveError(data.error)); else p.resolve(data.result);
+  };
+  worker.onerror = (event) => {
+    const err = new Error(`triage worker failed: ${event.message ?? "unknown error"}`);
+    err.name = "INTERNAL_ERROR";
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  const call = (method, ...args) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args });
+    });
+  const info = await call("create", { ...rest, progress: Boolean(onProgress) });
+  return {
+    backend: info.backend,
+    model: info.model,
+    classify: (request) => call("classify", request),
+    train: (request) => call("train", request),
+    embeddings: (request) => call("embeddings", request),
+    classifiers: () => call("classifiers"),
+    deleteClassifier: (id) => call("deleteClassifier", id),
+    loadModel: (id) => call("loadModel", id),
+    hasModel: (id, baseUrl) => call("hasModel", id, baseUrl),
+    deleteModel: (id, baseUrl) => call("deleteModel", id, baseUrl),
+    models: () => call("models"),
+    close: () => call("close"),
+    terminate: () => worker.terminate(),
+  };
+}

@@ -1,0 +1,121 @@
+//! Which device the browser computes on: WebGPU through burn's wgpu backend when
+//! `navigator.gpu` gives an adapter, else burn-flex on the CPU (wasm SIMD, one thread).
+//!
+//! The WebGPU runtime is initialised once per page (burn cannot re-initialise it) and
+//! kept; every engine on the page shares it.
+
+use std::cell::RefCell;
+
+use burn::tensor::Device;
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::{Result, TriageError};
+
+/// What the caller asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// WebGPU if an adapter is there, else the CPU.
+    Auto,
+    WebGpu,
+    Cpu,
+}
+
+impl BackendChoice {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "webgpu" => Ok(Self::WebGpu),
+            "cpu" | "flex" | "wasm" => Ok(Self::Cpu),
+            other => Err(TriageError::validation(
+                "backend",
+                format!("'{other}' is not a backend: use \"auto\", \"webgpu\" or \"cpu\""),
+            )),
+        }
+    }
+}
+
+/// The device chosen, and how it was described to the caller.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub device: Device,
+    /// `"webgpu"` or `"cpu"`.
+    pub name: &'static str,
+    /// The GPU adapter's name (WebGPU only).
+    pub adapter: Option<String>,
+    /// A software adapter (e.g. SwiftShader): correct but slow.
+    pub fallback_adapter: bool,
+    /// Why WebGPU was not used, when `auto` fell back to the CPU.
+    pub fallback_reason: Option<String>,
+}
+
+thread_local! {
+    static WEBGPU: RefCell<Option<(Device, String, bool)>> = const { RefCell::new(None) };
+}
+
+/// Whether `navigator.gpu.requestAdapter()` gives an adapter (and whether it is a
+/// software fallback); the reason if not.
+async fn webgpu_adapter() -> std::result::Result<bool, String> {
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).map_err(|_| "no navigator")?;
+    let gpu = Reflect::get(&navigator, &JsValue::from_str("gpu")).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err("this browser has no WebGPU (navigator.gpu is undefined)".into());
+    }
+    let request: js_sys::Function = Reflect::get(&gpu, &JsValue::from_str("requestAdapter"))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("navigator.gpu.requestAdapter is missing")?;
+    use wasm_bindgen::JsCast;
+    let promise: js_sys::Promise =
+        request.call0(&gpu).ok().and_then(|p| p.dyn_into().ok()).ok_or("requestAdapter failed")?;
+    let adapter = JsFuture::from(promise).await.map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("WebGPU gave no adapter (blocklisted GPU or disabled)".into());
+    }
+    let flag = |obj: &JsValue| Reflect::get(obj, &JsValue::from_str("isFallbackAdapter")).ok()?.as_bool();
+    let info = Reflect::get(&adapter, &JsValue::from_str("info")).unwrap_or(JsValue::UNDEFINED);
+    Ok(flag(&info).or_else(|| flag(&adapter)).unwrap_or(false))
+}
+
+async fn init_webgpu() -> std::result::Result<(Device, String, bool), String> {
+    if let Some(ready) = WEBGPU.with(|w| w.borrow().clone()) {
+        return Ok(ready);
+    }
+    let js_fallback = webgpu_adapter().await?;
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
+        .await
+        .map_err(|e| format!("WebGPU initialisation failed: {e}"))?;
+    let info = setup.adapter.get_info();
+    let fallback = js_fallback || matches!(info.device_type, burn::tensor::wgpu::wgpu::DeviceType::Cpu);
+    let name = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name.clone() };
+    let ready = (device, name, fallback);
+    WEBGPU.with(|w| *w.borrow_mut() = Some(ready.clone()));
+    Ok(ready)
+}
+
+/// The device for `choice`.
+pub async fn select(choice: BackendChoice) -> Result<Backend> {
+    let cpu = |reason: Option<String>| Backend {
+        device: Device::flex(),
+        name: "cpu",
+        adapter: None,
+        fallback_adapter: false,
+        fallback_reason: reason,
+    };
+    match choice {
+        BackendChoice::Cpu => Ok(cpu(None)),
+        BackendChoice::WebGpu | BackendChoice::Auto => match init_webgpu().await {
+            Ok((device, adapter, fallback_adapter)) => Ok(Backend {
+                device,
+                name: "webgpu",
+                adapter: Some(adapter),
+                fallback_adapter,
+                fallback_reason: None,
+            }),
+            Err(why) if choice == BackendChoice::Auto => Ok(cpu(Some(why))),
+            Err(why) => Err(TriageError::ModelUnavailable(format!("WebGPU was asked for but is not usable: {why}"))),
+        },
+    }
+}

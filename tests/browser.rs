@@ -1,0 +1,493 @@
+//! The engine in headless Chromium (wasm-bindgen-test), on WebGPU and on the CPU backend:
+//! the native golden fixtures (tokenizers, all-MiniLM-L6-v2 vs sentence-transformers),
+//! the JS API (zero-shot, few-shot, embeddings, errors as Jina-coded `Error`s), model
+//! files (progress, cache, sha256), and the IndexedDB store (persistence across a
+//! reopened database, two writers, a corrupt record).
+//!
+//! Files are fetched from the test server, which serves the crate root: fixtures from
+//! `/tests/fixtures/`, model files from `/models/cache/<id>/` (`python3 models/fetch.py all`).
+//! Run: see README ("Browser tests").
+#![cfg(target_arch = "wasm32")]
+
+use burn::tensor::Device;
+use js_sys::{Function, Promise, Reflect};
+use serde_json::{Value, json};
+use triage::classify::agreement;
+use triage::encoder::{TextEncoder, load_tokenizer};
+use triage::error::TriageError;
+use triage::registry;
+use triage::store::ClassifierStore;
+use triage::wasm::Triage;
+use triage::web::backend::{self, BackendChoice};
+use triage::web::idb::IdbStore;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MODELS: &str = "/models/cache";
+const MINILM: &str = "all-minilm-l6-v2";
+/// Sentences of the golden fixture run on WebGPU: Chromium's WebGPU here is SwiftShader
+/// (software), where the whole fixture would take many minutes. The CPU runs all of it.
+const WEBGPU_SENTENCES: usize = 48;
+const SAMPLE: &str = include_str!("../../shared/reference/samples/classify-zero-shot-text.json");
+
+#[wasm_bindgen(inline_js = r#"
+export function idb_put_raw(db_name, id, value) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(db_name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("classifiers");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction("classifiers", "readwrite");
+      tx.objectStore("classifiers").put(value, id);
+      tx.oncomplete = () => { db.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+}
+export function idb_delete(db_name) {
+  return new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase(db_name);
+    r.onsuccess = r.onerror = r.onblocked = () => resolve();
+  });
+}
+export function error_parts(e) {
+  return [String(e && e.name), String(e && e.message), Number(e && e.status)];
+}
+"#)]
+extern "C" {
+    fn idb_put_raw(db_name: &str, id: &str, value: JsValue) -> Promise;
+    fn idb_delete(db_name: &str) -> Promise;
+    fn error_parts(e: &JsValue) -> js_sys::Array;
+}
+
+async fn fetch_bytes(url: &str) -> Vec<u8> {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().into();
+    let response: web_sys::Response =
+        JsFuture::from(Promise::from(fetch.call1(&JsValue::NULL, &url.into()).unwrap())).await.unwrap().into();
+    assert!(response.ok(), "{url}: HTTP {} (run `python3 models/fetch.py all`)", response.status());
+    let buf = JsFuture::from(response.array_buffer().unwrap()).await.unwrap();
+    js_sys::Uint8Array::new(&buf).to_vec()
+}
+
+async fn fetch_json(url: &str) -> Value {
+    serde_json::from_slice(&fetch_bytes(url).await).unwrap()
+}
+
+/// Fixture vectors as native tests read them (`<stem>.json` + `<stem>.f32`).
+async fn read_vectors(stem: &str) -> (Value, Vec<Vec<f32>>) {
+    let meta = fetch_json(&format!("/tests/fixtures/{stem}.json")).await;
+    let bytes = fetch_bytes(&format!("/tests/fixtures/{stem}.f32")).await;
+    let dim = meta["dim"].as_u64().unwrap() as usize;
+    let flat: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    (meta, flat.chunks(dim).map(<[f32]>::to_vec).collect())
+}
+
+async fn encoder(id: &str, device: &Device) -> TextEncoder {
+    let spec = registry::find(id).unwrap();
+    let dir = format!("{MODELS}/{id}");
+    let config = fetch_bytes(&format!("{dir}/config.json")).await;
+    let tokenizer = fetch_bytes(&format!("{dir}/tokenizer.json")).await;
+    let weights = fetch_bytes(&format!("{dir}/model.safetensors")).await;
+    TextEncoder::from_bytes(spec, &config, &tokenizer, weights, device).unwrap()
+}
+
+fn log(msg: &str) {
+    web_sys::console::log_1(&msg.into());
+}
+
+async fn tokenizer_golden(model: &str) {
+    let bytes = fetch_bytes(&format!("{MODELS}/{model}/tokenizer.json")).await;
+    let golden = fetch_json(&format!("/tests/fixtures/tokenizer_{model}.json")).await;
+    let tokenizer = load_tokenizer(&bytes, None).unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    assert!(cases.len() >= 2000);
+    let mut mismatches = Vec::new();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        if tokenizer.encode(text, true).unwrap().get_ids() != want.as_slice() {
+            mismatches.push(text.chars().take(60).collect::<String>());
+        }
+    }
+    log(&format!("{model} tokenizer in wasm: {} strings, {} mismatches", cases.len(), mismatches.len()));
+    assert!(mismatches.is_empty(), "{model}: ids differ from Python tokenizers for {mismatches:?}");
+}
+
+#[wasm_bindgen_test]
+async fn tokenizer_goldens_minilm() {
+    tokenizer_golden(MINILM).await;
+}
+
+#[wasm_bindgen_test]
+async fn tokenizer_goldens_xlmr() {
+    tokenizer_golden("multilingual-e5-small").await;
+}
+
+async fn minilm_golden(device: &Device, label: &str, limit: usize) {
+    let (meta, want) = read_vectors("minilm_embeddings").await;
+    let sentences: Vec<&str> =
+        meta["sentences"].as_array().unwrap().iter().take(limit).map(|s| s.as_str().unwrap()).collect();
+    let enc = encoder(MINILM, device).await;
+    let ids = enc.tokenize(&sentences).unwrap();
+    let start = web_time::Instant::now();
+    let got = enc.embed_ids(&ids).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let (min_cos, max_diff) = agreement(&got, &want[..got.len()]);
+    log(&format!(
+        "{MINILM} on {label} vs {}: {} sentences in {secs:.1} s, min cosine {min_cos:.8}, max |diff| {max_diff:.2e}",
+        meta["reference"],
+        got.len()
+    ));
+    assert!(max_diff <= 1e-4, "{label}: max abs diff {max_diff}");
+    assert!(min_cos >= 0.99999, "{label}: min cosine {min_cos}");
+}
+
+#[wasm_bindgen_test]
+async fn minilm_golden_cpu() {
+    minilm_golden(&Device::flex(), "cpu (flex, wasm)", usize::MAX).await;
+}
+
+#[wasm_bindgen_test]
+async fn minilm_golden_webgpu() {
+    let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter (--enable-unsafe-webgpu)");
+    log(&format!("WebGPU adapter: {:?} (fallback: {})", backend.adapter, backend.fallback_adapter));
+    minilm_golden(&backend.device, "webgpu", WEBGPU_SENTENCES).await;
+}
+
+// ---------- the JS API ----------
+
+fn options(backend: &str, database: &str) -> JsValue {
+    let o = js_sys::Object::new();
+    Reflect::set(&o, &"backend".into(), &backend.into()).unwrap();
+    Reflect::set(&o, &"baseUrl".into(), &MODELS.into()).unwrap();
+    Reflect::set(&o, &"database".into(), &database.into()).unwrap();
+    o.into()
+}
+
+fn js(v: &Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap()
+}
+
+fn rust(v: &JsValue) -> Value {
+    serde_json::from_str(&String::from(js_sys::JSON::stringify(v).unwrap())).unwrap()
+}
+
+async fn call(p: Promise) -> Result<Value, (String, String, u16)> {
+    match JsFuture::from(p).await {
+        Ok(v) => Ok(if v.is_undefined() { Value::Null } else { rust(&v) }),
+        Err(e) => {
+            let parts = error_parts(&e);
+            Err((
+                parts.get(0).as_string().unwrap(),
+                parts.get(1).as_string().unwrap(),
+                parts.get(2).as_f64().unwrap() as u16,
+            ))
+        }
+    }
+}
+
+async fn fresh_db(name: &str) -> String {
+    JsFuture::from(idb_delete(name)).await.unwrap();
+    name.to_string()
+}
+
+fn scores(response: &Value) -> Vec<Vec<(String, f64)>> {
+    response["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p["label"].as_str().unwrap().to_string(), p["score"].as_f64().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn zero_shot_sample_same_on_webgpu_and_cpu() {
+    let db = fresh_db("triage-test-zero-shot").await;
+    let sample: Value = serde_json::from_str(SAMPLE).unwrap();
+    let mut by_backend = Vec::new();
+    for name in ["cpu", "webgpu"] {
+        let triage = Triage::create(options(name, &db)).await.unwrap();
+        let backend = rust(&triage.backend());
+        assert_eq!(backend["name"], name);
+        let response = call(triage.classify(js(&sample))).await.unwrap();
+        let data = response["data"].as_array().unwrap();
+        assert_eq!(data.len(), 6);
+        for d in data {
+            assert_eq!(d["object"], "classification");
+            let preds = d["predictions"].as_array().unwrap();
+            assert_eq!(preds.len(), 3, "repeated labels are folded");
+            let sum: f64 = preds.iter().map(|p| p["score"].as_f64().unwrap()).sum();
+            assert!((sum - 1.0).abs() < 1e-5);
+        }
+        assert!(response["usage"]["total_tokens"].as_u64().unwrap() > 0);
+        log(&format!("sample on {name}: {:?}", scores(&response)));
+        by_backend.push(response);
+        triage.close();
+    }
+    let (cpu, gpu) = (scores(&by_backend[0]), scores(&by_backend[1]));
+    for (c, g) in cpu.iter().zip(&gpu) {
+        for ((lc, sc), (lg, sg)) in c.iter().zip(g) {
+            assert_eq!(lc, lg);
+            assert!((sc - sg).abs() < 1e-4, "score {sc} vs {sg}");
+        }
+    }
+    assert_eq!(by_backend[0]["usage"], by_backend[1]["usage"]);
+}
+
+#[wasm_bindgen_test]
+async fn few_shot_flow_persists_across_engines() {
+    let db = fresh_db("triage-test-few-shot").await;
+    let triage = Triage::create(options("cpu", &db)).await.unwrap();
+    let train = json!({
+        "model": MINILM,
+        "access": "private",
+        "input": [
+            {"text": "My card was charged twice for the same order", "label": "billing"},
+            {"text": "Please send me a copy of last month's invoice", "label": "billing"},
+            {"text": "The refund has not arrived on my credit card", "label": "billing"},
+            {"text": "The app crashes when I open the settings page", "label": "bug"},
+            {"text": "Clicking save shows an error and nothing is stored", "label": "bug"},
+            {"text": "The page stays blank after the latest update", "label": "bug"}
+        ]
+    });
+    let created = call(triage.train(js(&train))).await.unwrap();
+    let id = created["classifier_id"].as_str().unwrap().to_string();
+    assert_eq!(created["num_samples"], 6);
+    let query = json!({"classifier_id": id, "input": ["I was billed two times this month", "The screen freezes when I tap the button"]});
+    let first = call(triage.classify(js(&query))).await.unwrap();
+    let preds: Vec<&str> = first["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
+    assert_eq!(preds, ["billing", "bug"]);
+    triage.close();
+
+    // A new engine on the same database (a reloaded page) sees the classifier.
+    let reopened = Triage::create(options("cpu", &db)).await.unwrap();
+    let again = call(reopened.classify(js(&query))).await.unwrap();
+    assert_eq!(scores(&first), scores(&again));
+    let update = json!({"classifier_id": id, "input": [
+        {"text": "How do I change the language of the interface?", "label": "how-to"},
+        {"text": "Where can I find the export button?", "label": "how-to"}
+    ]});
+    assert_eq!(call(reopened.train(js(&update))).await.unwrap()["num_samples"], 2);
+    let list = call(reopened.classifiers()).await.unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["labels"], json!(["billing", "bug", "how-to"]));
+    assert_eq!(list[0]["access"], "private");
+    assert_eq!(list[0]["updated_number"], 1);
+    assert_eq!(list[0]["used_number"], 2);
+    let deleted = call(reopened.delete_classifier(JsValue::from_str(&id))).await.unwrap();
+    assert_eq!(deleted, json!({"classifier_id": id, "deleted": true}));
+    let gone = call(reopened.classify(js(&query))).await.unwrap_err();
+    assert_eq!((gone.0.as_str(), gone.2), ("RESOURCE_NOT_FOUND", 404));
+    reopened.close();
+}
+
+#[wasm_bindgen_test]
+async fn errors_are_jina_coded_and_change_nothing() {
+    let db = fresh_db("triage-test-errors").await;
+    let triage = Triage::create(options("cpu", &db)).await.unwrap();
+    let cases = [
+        (JsValue::from_str("{not json"), "INPUT_VALIDATION_ERROR", 422),
+        (js(&json!({"model": "nope", "input": "x", "labels": ["a", "b"]})), "INPUT_MODEL_NOT_FOUND", 400),
+        (js(&json!({"input": "x", "labels": []})), "INPUT_INVALID_LABELS", 400),
+        (js(&json!({"input": [], "labels": ["a", "b"]})), "INPUT_VALIDATION_ERROR", 422),
+        (js(&json!({"classifier_id": "no-such-id", "input": "x"})), "RESOURCE_NOT_FOUND", 404),
+        (JsValue::NULL, "INPUT_VALIDATION_ERROR", 422),
+    ];
+    for (request, code, status) in cases {
+        let err = call(triage.classify(request)).await.unwrap_err();
+        assert_eq!((err.0.as_str(), err.2), (code, status), "{}", err.1);
+        assert!(!err.1.is_empty());
+    }
+    let bad_train = js(&json!({"input": [{"text": "a", "label": "x"}, {"text": "b", "label": "x"}]}));
+    assert_eq!(call(triage.train(bad_train)).await.unwrap_err().0, "INPUT_INVALID_LABELS");
+    assert_eq!(call(triage.classifiers()).await.unwrap(), json!([]));
+    let e = call(triage.embeddings(js(&json!({"input": "x", "dimensions": 7})))).await.unwrap_err();
+    assert_eq!(e.0, "INPUT_VALIDATION_ERROR");
+    triage.close();
+}
+
+#[wasm_bindgen_test]
+async fn embeddings_match_the_golden_fixture() {
+    let db = fresh_db("triage-test-embeddings").await;
+    let triage = Triage::create(options("cpu", &db)).await.unwrap();
+    let (meta, want) = read_vectors("minilm_embeddings").await;
+    let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().take(8).map(|s| s.as_str().unwrap()).collect();
+    let response = call(triage.embeddings(js(&json!({"input": sentences, "embedding_type": ["float", "ubinary"]}))))
+        .await
+        .unwrap();
+    assert_eq!(response["model"], MINILM);
+    let got: Vec<Vec<f32>> = response["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["embedding"]["float"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .collect();
+    let (min_cos, max_diff) = agreement(&got, &want[..8]);
+    assert!(max_diff <= 1e-4 && min_cos >= 0.99999, "{min_cos} {max_diff}");
+    assert_eq!(response["data"][0]["embedding"]["ubinary"].as_array().unwrap().len(), 384 / 8);
+    let long = "word ".repeat(400);
+    let e = call(triage.embeddings(js(&json!({"input": long})))).await.unwrap_err();
+    assert_eq!(e.0, "INPUT_VALIDATION_ERROR", "over-long input without truncate");
+    let cut = call(triage.embeddings(js(&json!({"input": long, "truncate": true})))).await.unwrap();
+    assert_eq!(cut["usage"]["total_tokens"], 256);
+    triage.close();
+}
+
+#[wasm_bindgen_test]
+async fn model_files_progress_cache_and_errors() {
+    let _ = JsFuture::from(triage::wasm::delete_model(MINILM.into(), Some(MODELS.into()))).await;
+    assert_eq!(JsFuture::from(triage::wasm::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), false);
+    let events = js_sys::Array::new();
+    let sink = events.clone();
+    let on_progress = Closure::<dyn Fn(JsValue)>::new(move |e: JsValue| {
+        sink.push(&e);
+    });
+    let opts = options("cpu", &fresh_db("triage-test-files").await);
+    Reflect::set(&opts, &"onProgress".into(), on_progress.as_ref()).unwrap();
+    let triage = Triage::create(opts.clone()).await.unwrap();
+    triage.close();
+    let statuses: Vec<String> =
+        events.iter().map(|e| Reflect::get(&e, &"status".into()).unwrap().as_string().unwrap()).collect();
+    assert_eq!(statuses.first().map(String::as_str), Some("initiate"));
+    assert_eq!(statuses.last().map(String::as_str), Some("ready"));
+    assert_eq!(statuses.iter().filter(|s| *s == "done").count(), 3);
+    assert!(statuses.iter().filter(|s| *s == "progress").count() >= 10, "weights report progress");
+    let last_weights = events
+        .iter()
+        .filter(|e| Reflect::get(e, &"file".into()).unwrap().as_string().as_deref() == Some("model.safetensors"))
+        .last()
+        .unwrap();
+    assert_eq!(Reflect::get(&last_weights, &"loaded".into()).unwrap().as_f64(), Some(90_868_376.0));
+    assert_eq!(JsFuture::from(triage::wasm::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), true);
+
+    // A server without the files, and one whose file does not match the registry's sha256.
+    let missing = options("cpu", &fresh_db("triage-test-files").await);
+    Reflect::set(&missing, &"baseUrl".into(), &"/no/such/dir".into()).unwrap();
+    let err = Triage::create(missing).await.err().unwrap();
+    let parts = error_parts(&err);
+    assert_eq!(parts.get(0).as_string().unwrap(), "SERVICE_UNAVAILABLE");
+    assert!(parts.get(1).as_string().unwrap().contains("HTTP 404"));
+    let damaged = options("cpu", &fresh_db("triage-test-files").await);
+    Reflect::set(&damaged, &"baseUrl".into(), &"/tests/fixtures/damaged-models".into()).unwrap();
+    let err = Triage::create(damaged).await.err().unwrap();
+    let parts = error_parts(&err);
+    assert_eq!(parts.get(0).as_string().unwrap(), "SERVICE_UNAVAILABLE");
+    assert!(parts.get(1).as_string().unwrap().contains("sha256"), "{:?}", parts.get(1));
+    let bad_backend = options("quantum", "x");
+    assert_eq!(error_parts(&Triage::create(bad_backend).await.err().unwrap()).get(0).as_string().unwrap(), "INPUT_VALIDATION_ERROR");
+}
+
+// ---------- IndexedDB ----------
+
+async fn trained_record(id: &str) -> triage::store::ClassifierRecord {
+    let mut classifier = triage::fewshot::PassiveAggressive::new(4);
+    classifier.train(
+        &[(vec![1.0, 0.0, 0.0, 0.0], "a".to_string()), (vec![0.0, 1.0, 0.0, 0.0], "b".to_string())],
+        3,
+    );
+    let now = triage::store::now_rfc3339();
+    triage::store::ClassifierRecord {
+        format: triage::store::RECORD_FORMAT,
+        classifier_id: id.to_string(),
+        model: MINILM.to_string(),
+        access: triage::api::Access::Public,
+        owner: None,
+        classifier,
+        created_at: now.clone(),
+        updated_at: now,
+        used_at: None,
+        updated_number: 0,
+        used_number: 0,
+        version: 0,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_persists_across_a_reopened_database() {
+    let db = fresh_db("triage-test-persist").await;
+    let store = IdbStore::open(&db).await.unwrap();
+    let stored = store.put(trained_record("c1").await, None).await.unwrap();
+    assert_eq!(stored.version, 1);
+    store.close();
+    drop(store);
+    let reopened = IdbStore::open(&db).await.unwrap();
+    assert_eq!(reopened.get("c1").await.unwrap(), Some(stored.clone()));
+    assert_eq!(reopened.list().await.unwrap(), vec![stored]);
+    assert!(reopened.delete("c1").await.unwrap());
+    assert!(!reopened.delete("c1").await.unwrap());
+    assert_eq!(reopened.get("c1").await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_two_writers_second_gets_conflict() {
+    let db = fresh_db("triage-test-writers").await;
+    // Two connections, as two tabs have.
+    let tab_a = IdbStore::open(&db).await.unwrap();
+    let tab_b = IdbStore::open(&db).await.unwrap();
+    tab_a.put(trained_record("shared").await, None).await.unwrap();
+    let read_a = tab_a.get("shared").await.unwrap().unwrap();
+    let read_b = tab_b.get("shared").await.unwrap().unwrap();
+    let mut update_a = read_a.clone();
+    update_a.updated_number = 10;
+    let mut update_b = read_b.clone();
+    update_b.updated_number = 20;
+    // Both writes in flight at once.
+    let (ra, rb) = futures::join!(tab_a.put(update_a, Some(read_a.version)), tab_b.put(update_b, Some(read_b.version)));
+    let (won, lost) = if ra.is_ok() { (ra, rb) } else { (rb, ra) };
+    let won = won.unwrap();
+    assert_eq!(lost.unwrap_err(), TriageError::Conflict { kind: "Classifier", id: "shared".into() });
+    assert_eq!(won.version, 2);
+    // The winner's update is what is stored; nothing was lost silently.
+    assert_eq!(tab_b.get("shared").await.unwrap().unwrap(), won);
+    // A create racing an existing record is a conflict too.
+    assert!(tab_b.put(trained_record("shared").await, None).await.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_corrupt_record_is_reported_not_loaded() {
+    let db = fresh_db("triage-test-corrupt").await;
+    let store = IdbStore::open(&db).await.unwrap();
+    let good = store.put(trained_record("good").await, None).await.unwrap();
+    store.close();
+    let garbage = js(&json!({"format": 1, "classifier_id": "bad", "model": MINILM, "classifier": {"dim": 4, "labels": ["a"]}}));
+    JsFuture::from(idb_put_raw(&db, "bad", garbage)).await.unwrap();
+    let mut record = trained_record("nan").await;
+    record.classifier.weights[0][0] = 1.0;
+    record.version = 1;
+    let nan = js(&serde_json::to_value(&record).unwrap());
+    let weights = Reflect::get(&Reflect::get(&nan, &"classifier".into()).unwrap(), &"weights".into()).unwrap();
+    Reflect::set(&Reflect::get(&weights, &0.into()).unwrap(), &1.into(), &JsValue::from_f64(f64::NAN)).unwrap();
+    JsFuture::from(idb_put_raw(&db, "nan", nan)).await.unwrap();
+
+    let store = IdbStore::open(&db).await.unwrap();
+    for id in ["bad", "nan"] {
+        let err = store.get(id).await.unwrap_err();
+        assert_eq!(err.code(), "INTERNAL_ERROR");
+        assert!(err.to_string().contains("corrupt"), "{err}");
+    }
+    assert!(store.list().await.unwrap_err().to_string().contains("corrupt"));
+    assert_eq!(store.get("good").await.unwrap(), Some(good));
+    store.close();
+
+    // Through the JS API: classify with the corrupt classifier fails clearly; deleting it works.
+    let triage = Triage::create(options("cpu", &db)).await.unwrap();
+    let err = call(triage.classify(js(&json!({"classifier_id": "bad", "input": "x"})))).await.unwrap_err();
+    assert_eq!(err.0, "INTERNAL_ERROR");
+    assert!(err.1.contains("corrupt"));
+    call(triage.delete_classifier("bad".into())).await.unwrap();
+    call(triage.delete_classifier("nan".into())).await.unwrap();
+    assert_eq!(call(triage.classifiers()).await.unwrap().as_array().unwrap().len(), 1);
+    triage.close();
+}

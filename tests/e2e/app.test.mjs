@@ -1,0 +1,93 @@
+// User-style test: the app in tests/e2e/app imports the package like a web app, loads
+// all-MiniLM-L6-v2 from the local server, classifies Jina's sample, trains a classifier,
+// reloads, and classifies with the stored classifier. Screenshots go to
+// tests/e2e/screenshots/ (printed at the end).
+//
+//   node tests/e2e/app.test.mjs            (BACKEND=cpu|webgpu|auto, default auto)
+
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS } from "./browser.mjs";
+import { serve } from "./serve.mjs";
+
+const backend = process.env.BACKEND ?? "auto";
+const shots = fileURLToPath(new URL("./screenshots/", import.meta.url));
+mkdirSync(shots, { recursive: true });
+const server = await serve(0);
+const url = `http://127.0.0.1:${server.address().port}/tests/e2e/app/?backend=${backend}`;
+// A persistent profile, as a user's browser has: IndexedDB, localStorage and the Cache API survive the reload.
+const profile = mkdtempSync(join(tmpdir(), "triage-e2e-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: CHROMIUM_ARGS,
+});
+const TIMEOUT = 15 * 60 * 1000;
+let failed = false;
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on("console", (m) => console.log(`[page] ${m.text()}`));
+  page.on("pageerror", (e) => console.log(`[page error] ${e.message}`));
+  const t0 = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: TIMEOUT });
+  assert.equal(await page.locator("#error").textContent(), "", "no error on load");
+  const backendShown = await page.locator("#backend").textContent();
+  console.log(`backend: ${backendShown}; first answer after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (backend !== "auto") assert.ok(backendShown.startsWith(backend), backendShown);
+  await page.screenshot({ path: join(shots, "1-zero-shot.png"), fullPage: true });
+
+  const zeroShot = JSON.parse(await page.locator("#zero-shot").textContent());
+  assert.equal(zeroShot.data.length, 6);
+  for (const d of zeroShot.data) {
+    assert.equal(d.predictions.length, 3);
+    assert.ok(["Simple task", "Complex reasoning", "Creative writing"].includes(d.prediction));
+    const sum = d.predictions.reduce((s, p) => s + p.score, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5);
+  }
+  assert.ok(zeroShot.usage.total_tokens > 0);
+  console.log("zero-shot predictions:", zeroShot.data.map((d) => d.prediction).join(", "));
+  assert.equal(await page.locator("#few-shot").textContent(), "", "no classifier before training");
+
+  await page.click("#train");
+  await page.waitForFunction(() => document.getElementById("few-shot").textContent || document.getElementById("error").textContent, null, { timeout: TIMEOUT });
+  assert.equal(await page.locator("#error").textContent(), "");
+  const trained = JSON.parse(await page.locator("#trained").textContent());
+  assert.equal(trained.num_samples, 6);
+  const before = JSON.parse(await page.locator("#few-shot").textContent());
+  assert.deepEqual(before.data.map((d) => d.prediction), ["billing", "bug"]);
+  await page.screenshot({ path: join(shots, "2-trained.png"), fullPage: true });
+
+  // Reload: the classifier comes back from IndexedDB, the model from the Cache API.
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: TIMEOUT });
+  await page.waitForFunction(() => document.getElementById("few-shot").textContent, null, { timeout: TIMEOUT });
+  const after = JSON.parse(await page.locator("#few-shot").textContent());
+  assert.deepEqual(after.data.map((d) => d.prediction), ["billing", "bug"]);
+  for (const [a, b] of after.data.map((d, i) => [d, before.data[i]])) {
+    assert.deepEqual(a.predictions, b.predictions, "same scores after reload");
+  }
+  const cached = await page.evaluate(() => window.triage.hasModel("all-minilm-l6-v2", "/models/cache"));
+  assert.equal(cached, true, "model files cached for offline use");
+  const listed = await page.evaluate(() => window.triage.classifiers());
+  assert.deepEqual(listed.map((c) => c.classifier_id), [trained.classifier_id]);
+  const err = await page.evaluate(() => window.triage.classify({ input: [], labels: ["a", "b"] }).catch((e) => ({ name: e.name, status: e.status, message: e.message })));
+  assert.equal(err.name, "INPUT_VALIDATION_ERROR");
+  assert.equal(err.status, 422);
+  await page.screenshot({ path: join(shots, "3-after-reload.png"), fullPage: true });
+  console.log("few-shot after reload:", after.data.map((d) => d.prediction).join(", "));
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await context.close();
+  server.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(`screenshots: ${shots}`);
+if (failed) process.exit(1);
+console.log(`PASS user-style app test (backend ${backend})`);

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every test of triage: native (cargo test), in headless Chromium (wasm-bindgen-test on
+# WebGPU and CPU), and the user-style app test (Playwright). Needs: the wasm32 target,
+# wasm-bindgen-cli matching Cargo.lock, chromium + chromium-driver, Node.js (.ci/run
+# installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== model files"
+python3 models/fetch.py all
+
+echo "== native tests"
+cargo test
+
+# The browser tests fetch model files from the test server, which serves this checkout:
+# expose the fetched files under models/cache (hard links, no copy) when they live elsewhere.
+if [ -n "${TRIAGE_MODELS_DIR:-}" ] && [ "$(realpath "$TRIAGE_MODELS_DIR")" != "$(realpath -m models/cache)" ]; then
+  for dir in "$TRIAGE_MODELS_DIR"/*/; do
+    id="$(basename "$dir")"
+    mkdir -p "models/cache/$id"
+    for f in "$dir"*; do
+      [ -f "$f" ] && { ln -f "$f" "models/cache/$id/" 2>/dev/null || cp "$f" "models/cache/$id/"; }
+    done
+  done
+fi
+
+echo "== browser tests (wasm-bindgen-test, headless Chromium, WebGPU + CPU)"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1800}"
+cargo test --target wasm32-unknown-unknown --no-default-features --test browser
+
+echo "== npm package + user-style app test (Playwright)"
+bash pkg/build.sh
+(cd tests/e2e && npm ci --no-audit --no-fund --silent)
+node tests/e2e/app.test.mjs
