@@ -54,9 +54,9 @@ thread_local! {
     static WEBGPU: RefCell<Option<(Device, String, bool)>> = const { RefCell::new(None) };
 }
 
-/// Whether `navigator.gpu.requestAdapter()` gives an adapter (and whether it is a
-/// software fallback); the reason if not.
-async fn webgpu_adapter() -> std::result::Result<bool, String> {
+/// Whether `navigator.gpu.requestAdapter()` gives an adapter: whether it is a software
+/// fallback, and its description from `adapter.info`; the reason if not.
+async fn webgpu_adapter() -> std::result::Result<(bool, String), String> {
     let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).map_err(|_| "no navigator")?;
     let gpu = Reflect::get(&navigator, &JsValue::from_str("gpu")).unwrap_or(JsValue::UNDEFINED);
     if gpu.is_undefined() || gpu.is_null() {
@@ -75,21 +75,36 @@ async fn webgpu_adapter() -> std::result::Result<bool, String> {
     }
     let flag = |obj: &JsValue| Reflect::get(obj, &JsValue::from_str("isFallbackAdapter")).ok()?.as_bool();
     let info = Reflect::get(&adapter, &JsValue::from_str("info")).unwrap_or(JsValue::UNDEFINED);
-    Ok(flag(&info).or_else(|| flag(&adapter)).unwrap_or(false))
+    let text = |k: &str| {
+        Reflect::get(&info, &JsValue::from_str(k)).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty())
+    };
+    let description = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|k| text(k))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok((flag(&info).or_else(|| flag(&adapter)).unwrap_or(false), description))
 }
 
 async fn init_webgpu() -> std::result::Result<(Device, String, bool), String> {
     if let Some(ready) = WEBGPU.with(|w| w.borrow().clone()) {
         return Ok(ready);
     }
-    let js_fallback = webgpu_adapter().await?;
+    let (js_fallback, description) = webgpu_adapter().await?;
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
         .await
         .map_err(|e| format!("WebGPU initialisation failed: {e}"))?;
     let info = setup.adapter.get_info();
     let fallback = js_fallback || matches!(info.device_type, burn::tensor::wgpu::wgpu::DeviceType::Cpu);
-    let name = if info.name.is_empty() { format!("{:?}", info.backend) } else { info.name.clone() };
+    // wgpu on the web has no adapter name; the browser's adapter.info has the vendor.
+    let name = if !description.is_empty() {
+        description
+    } else if info.name.is_empty() {
+        format!("{:?}", info.backend)
+    } else {
+        info.name.clone()
+    };
     let ready = (device, name, fallback);
     WEBGPU.with(|w| *w.borrow_mut() = Some(ready.clone()));
     Ok(ready)
