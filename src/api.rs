@@ -553,7 +553,9 @@ impl EmbeddingType {
         use base64::Engine as _;
         let packed = || -> Vec<u8> {
             v.chunks(8)
-                .map(|c| c.iter().enumerate().fold(0u8, |byte, (i, &x)| if x > 0.0 { byte | (0x80 >> i) } else { byte }))
+                .map(|c| {
+                    c.iter().enumerate().fold(0u8, |byte, (i, &x)| if x > 0.0 { byte | (0x80 >> i) } else { byte })
+                })
                 .collect()
         };
         match self {

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::api::{
     ClassificationResponse, ClassifierSummary, ClassifyRequest, DeleteResponse, EmbeddingData, EmbeddingResponse,
-    EmbeddingUsage, EmbeddingsRequest, Input, Labels, TrainItem, TrainRequest, TrainingResponse, Usage, ZeroShotRequest,
+    EmbeddingUsage, EmbeddingsRequest, Input, Labels, TrainItem, TrainRequest, TrainingResponse, Usage,
+    ZeroShotRequest,
 };
 use crate::classify::{self, LabelSet};
 use crate::encoder::TextEncoder;
@@ -295,7 +296,9 @@ impl<S: ClassifierStore> Engine<S> {
     pub async fn train_model(&self, request: &TrainRequest) -> Result<&'static ModelSpec> {
         match request {
             TrainRequest::Create { model, .. } => registry::find(model),
-            TrainRequest::Update { classifier_id, .. } => registry::find(&self.find_classifier(classifier_id).await?.model),
+            TrainRequest::Update { classifier_id, .. } => {
+                registry::find(&self.find_classifier(classifier_id).await?.model)
+            }
         }
     }
 
@@ -340,7 +343,9 @@ impl<S: ClassifierStore> Engine<S> {
             .enumerate()
             .map(|(index, v)| {
                 let embedding = if request.embedding_type_is_list {
-                    Value::Object(request.embedding_types.iter().map(|t| (t.as_str().to_string(), t.encode(v))).collect())
+                    Value::Object(
+                        request.embedding_types.iter().map(|t| (t.as_str().to_string(), t.encode(v))).collect(),
+                    )
                 } else {
                     request.embedding_types[0].encode(v)
                 };

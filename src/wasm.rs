@@ -80,7 +80,7 @@ fn response_js(value: &impl serde::Serialize) -> Result<JsValue> {
     js_sys::JSON::parse(&text).map_err(|_| TriageError::Internal("encoding the response".into()))
 }
 
-fn option<'a>(options: &'a JsValue, key: &str) -> Option<JsValue> {
+fn option(options: &JsValue, key: &str) -> Option<JsValue> {
     if options.is_undefined() || options.is_null() {
         return None;
     }
@@ -133,9 +133,10 @@ impl Inner {
     async fn load(&self, spec: &'static ModelSpec) -> Result<()> {
         let progress = Progress { callback: self.on_progress.as_ref(), model: spec.id };
         let file = |name: &str| {
-            spec.files.iter().find(|f| f.name == name).ok_or_else(|| {
-                TriageError::Internal(format!("registry entry '{}' lacks {name}", spec.id))
-            })
+            spec.files
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| TriageError::Internal(format!("registry entry '{}' lacks {name}", spec.id)))
         };
         let config = model_files::load_file(spec, file("config.json")?, self.base_url.as_deref(), &progress).await?;
         let tokenizer =
@@ -287,7 +288,8 @@ impl Triage {
     pub fn delete_classifier(&self, id: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let id = id.as_string().ok_or_else(|| TriageError::validation("classifier_id", "the id must be a string"))?;
+            let id =
+                id.as_string().ok_or_else(|| TriageError::validation("classifier_id", "the id must be a string"))?;
             response_js(&inner.engine.delete_classifier(&id).await?)
         })
     }

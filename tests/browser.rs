@@ -246,9 +246,19 @@ async fn zero_shot_sample_same_on_webgpu_and_cpu() {
 }
 
 #[wasm_bindgen_test]
-async fn few_shot_flow_persists_across_engines() {
-    let db = fresh_db("triage-test-few-shot").await;
-    let triage = Triage::create(options("cpu", &db)).await.unwrap();
+async fn few_shot_flow_cpu() {
+    few_shot_flow_persists_across_engines("cpu").await;
+}
+
+#[wasm_bindgen_test]
+async fn few_shot_flow_webgpu() {
+    few_shot_flow_persists_across_engines("webgpu").await;
+}
+
+async fn few_shot_flow_persists_across_engines(backend: &str) {
+    let db = fresh_db(&format!("triage-test-few-shot-{backend}")).await;
+    let triage = Triage::create(options(backend, &db)).await.unwrap();
+    assert_eq!(rust(&triage.backend())["name"], backend);
     let train = json!({
         "model": MINILM,
         "access": "private",
@@ -266,14 +276,16 @@ async fn few_shot_flow_persists_across_engines() {
     assert_eq!(created["num_samples"], 6);
     let query = json!({"classifier_id": id, "input": ["I was billed two times this month", "The screen freezes when I tap the button"]});
     let first = call(triage.classify(js(&query))).await.unwrap();
-    let preds: Vec<&str> = first["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
+    let preds: Vec<&str> =
+        first["data"].as_array().unwrap().iter().map(|d| d["prediction"].as_str().unwrap()).collect();
     assert_eq!(preds, ["billing", "bug"]);
     triage.close();
 
     // A new engine on the same database (a reloaded page) sees the classifier.
-    let reopened = Triage::create(options("cpu", &db)).await.unwrap();
+    let reopened = Triage::create(options(backend, &db)).await.unwrap();
     let again = call(reopened.classify(js(&query))).await.unwrap();
     assert_eq!(scores(&first), scores(&again));
+    log(&format!("few-shot on {backend}: {:?}", scores(&again)));
     let update = json!({"classifier_id": id, "input": [
         {"text": "How do I change the language of the interface?", "label": "how-to"},
         {"text": "Where can I find the export button?", "label": "how-to"}
@@ -323,7 +335,8 @@ async fn embeddings_match_the_golden_fixture() {
     let db = fresh_db("triage-test-embeddings").await;
     let triage = Triage::create(options("cpu", &db)).await.unwrap();
     let (meta, want) = read_vectors("minilm_embeddings").await;
-    let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().take(8).map(|s| s.as_str().unwrap()).collect();
+    let sentences: Vec<&str> =
+        meta["sentences"].as_array().unwrap().iter().take(8).map(|s| s.as_str().unwrap()).collect();
     let response = call(triage.embeddings(js(&json!({"input": sentences, "embedding_type": ["float", "ubinary"]}))))
         .await
         .unwrap();
@@ -366,8 +379,8 @@ async fn model_files_progress_cache_and_errors() {
     assert!(statuses.iter().filter(|s| *s == "progress").count() >= 10, "weights report progress");
     let last_weights = events
         .iter()
-        .filter(|e| Reflect::get(e, &"file".into()).unwrap().as_string().as_deref() == Some("model.safetensors"))
-        .last()
+        .rev()
+        .find(|e| Reflect::get(e, &"file".into()).unwrap().as_string().as_deref() == Some("model.safetensors"))
         .unwrap();
     assert_eq!(Reflect::get(&last_weights, &"loaded".into()).unwrap().as_f64(), Some(90_868_376.0));
     assert_eq!(JsFuture::from(triage::wasm::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), true);
@@ -386,17 +399,17 @@ async fn model_files_progress_cache_and_errors() {
     assert_eq!(parts.get(0).as_string().unwrap(), "SERVICE_UNAVAILABLE");
     assert!(parts.get(1).as_string().unwrap().contains("sha256"), "{:?}", parts.get(1));
     let bad_backend = options("quantum", "x");
-    assert_eq!(error_parts(&Triage::create(bad_backend).await.err().unwrap()).get(0).as_string().unwrap(), "INPUT_VALIDATION_ERROR");
+    assert_eq!(
+        error_parts(&Triage::create(bad_backend).await.err().unwrap()).get(0).as_string().unwrap(),
+        "INPUT_VALIDATION_ERROR"
+    );
 }
 
 // ---------- IndexedDB ----------
 
 async fn trained_record(id: &str) -> triage::store::ClassifierRecord {
     let mut classifier = triage::fewshot::PassiveAggressive::new(4);
-    classifier.train(
-        &[(vec![1.0, 0.0, 0.0, 0.0], "a".to_string()), (vec![0.0, 1.0, 0.0, 0.0], "b".to_string())],
-        3,
-    );
+    classifier.train(&[(vec![1.0, 0.0, 0.0, 0.0], "a".to_string()), (vec![0.0, 1.0, 0.0, 0.0], "b".to_string())], 3);
     let now = triage::store::now_rfc3339();
     triage::store::ClassifierRecord {
         format: triage::store::RECORD_FORMAT,
@@ -461,7 +474,8 @@ async fn indexeddb_corrupt_record_is_reported_not_loaded() {
     let store = IdbStore::open(&db).await.unwrap();
     let good = store.put(trained_record("good").await, None).await.unwrap();
     store.close();
-    let garbage = js(&json!({"format": 1, "classifier_id": "bad", "model": MINILM, "classifier": {"dim": 4, "labels": ["a"]}}));
+    let garbage =
+        js(&json!({"format": 1, "classifier_id": "bad", "model": MINILM, "classifier": {"dim": 4, "labels": ["a"]}}));
     JsFuture::from(idb_put_raw(&db, "bad", garbage)).await.unwrap();
     let mut record = trained_record("nan").await;
     record.classifier.weights[0][0] = 1.0;

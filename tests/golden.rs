@@ -86,7 +86,8 @@ const MEAN_COSINE_E5: f32 = 0.9998;
 #[test]
 fn embeddings_call_matches_golden_and_encodings_agree() {
     let (meta, want) = read_vectors("minilm_embeddings");
-    let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().take(6).map(|s| s.as_str().unwrap()).collect();
+    let sentences: Vec<&str> =
+        meta["sentences"].as_array().unwrap().iter().take(6).map(|s| s.as_str().unwrap()).collect();
     let engine = engine(triage::store::MemoryStore::new());
     let body = serde_json::json!({"model": "all-minilm-l6-v2", "input": sentences, "embedding_type": ["float", "base64", "ubinary", "binary"]});
     let r = block_on(engine.embeddings_json(&body)).unwrap();
@@ -104,7 +105,8 @@ fn embeddings_call_matches_golden_and_encodings_agree() {
         let bytes = base64::engine::general_purpose::STANDARD.decode(d.embedding["base64"].as_str().unwrap()).unwrap();
         let decoded: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         assert_eq!(&decoded, f);
-        let ub: Vec<u8> = d.embedding["ubinary"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect();
+        let ub: Vec<u8> =
+            d.embedding["ubinary"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect();
         assert_eq!(ub.len(), 384 / 8);
         for (i, x) in f.iter().enumerate() {
             assert_eq!(ub[i / 8] & (0x80 >> (i % 8)) != 0, *x > 0.0, "bit {i}");
@@ -113,7 +115,8 @@ fn embeddings_call_matches_golden_and_encodings_agree() {
         assert!(b.iter().zip(&ub).all(|(s, u)| *s == *u as i64 - 128));
     }
     // normalized: false gives the mean-pooled vector itself (not unit length), same direction.
-    let raw = block_on(engine.embeddings_json(&serde_json::json!({"input": sentences[0], "normalized": false}))).unwrap();
+    let raw =
+        block_on(engine.embeddings_json(&serde_json::json!({"input": sentences[0], "normalized": false}))).unwrap();
     let raw: Vec<f32> = raw.data[0].embedding.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
     let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() > 0.01, "norm {norm}");

@@ -75,9 +75,8 @@ async fn webgpu_adapter() -> std::result::Result<(bool, String), String> {
     }
     let flag = |obj: &JsValue| Reflect::get(obj, &JsValue::from_str("isFallbackAdapter")).ok()?.as_bool();
     let info = Reflect::get(&adapter, &JsValue::from_str("info")).unwrap_or(JsValue::UNDEFINED);
-    let text = |k: &str| {
-        Reflect::get(&info, &JsValue::from_str(k)).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty())
-    };
+    let text =
+        |k: &str| Reflect::get(&info, &JsValue::from_str(k)).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty());
     let description = ["vendor", "architecture", "device", "description"]
         .iter()
         .filter_map(|k| text(k))
@@ -122,13 +121,9 @@ pub async fn select(choice: BackendChoice) -> Result<Backend> {
     match choice {
         BackendChoice::Cpu => Ok(cpu(None)),
         BackendChoice::WebGpu | BackendChoice::Auto => match init_webgpu().await {
-            Ok((device, adapter, fallback_adapter)) => Ok(Backend {
-                device,
-                name: "webgpu",
-                adapter: Some(adapter),
-                fallback_adapter,
-                fallback_reason: None,
-            }),
+            Ok((device, adapter, fallback_adapter)) => {
+                Ok(Backend { device, name: "webgpu", adapter: Some(adapter), fallback_adapter, fallback_reason: None })
+            }
             Err(why) if choice == BackendChoice::Auto => Ok(cpu(Some(why))),
             Err(why) => Err(TriageError::ModelUnavailable(format!("WebGPU was asked for but is not usable: {why}"))),
         },
