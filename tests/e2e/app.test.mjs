@@ -79,6 +79,28 @@ try {
   assert.equal(err.name, "INPUT_VALIDATION_ERROR");
   assert.equal(err.status, 422);
   await page.screenshot({ path: join(shots, "3-after-reload.png"), fullPage: true });
+
+  // A full storage quota (forced through the DevTools protocol; the cached model already
+  // uses far more): training reports AUTHZ_RESOURCE_LIMIT_EXCEEDED and stores nothing.
+  // Chromium lets small writes through its quota check, so this classifier is large:
+  // 256 classes × 769 numbers; a second engine on the CPU backend embeds its 256 texts
+  // quickly whatever backend the app chose (software WebGPU here is slow).
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(url).origin, quotaSize: 1024 });
+  const full = await page.evaluate(async () => {
+    const { createWorker } = await import("triage-classify");
+    const cpu = await createWorker({ model: "all-minilm-l6-v2", baseUrl: "/models/cache", backend: "cpu" });
+    return cpu
+      .train({ input: Array.from({ length: 256 }, (_, i) => ({ text: `example ${i}`, label: `label ${i}` })) })
+      .then((r) => ({ stored: r }), (e) => ({ name: e.name, status: e.status, message: e.message }))
+      .finally(() => cpu.terminate());
+  });
+  console.log("training with a full quota:", JSON.stringify(full));
+  assert.equal(full.name, "AUTHZ_RESOURCE_LIMIT_EXCEEDED");
+  assert.equal(full.status, 403);
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(url).origin });
+  const still = await page.evaluate(() => window.triage.classifiers());
+  assert.deepEqual(still.map((c) => c.classifier_id), [trained.classifier_id], "nothing stored by the failed write");
   console.log("few-shot after reload:", after.data.map((d) => d.prediction).join(", "));
 } catch (e) {
   failed = true;
