@@ -30,6 +30,7 @@ async function setup() {
   }
   const { pipeline, env } = await import("/benches/browser/node_modules/@huggingface/transformers/dist/transformers.js");
   env.allowRemoteModels = false;
+  env.allowLocalModels = true;
   env.localModelPath = "/models/cache/_peers/transformersjs/";
   env.backends.onnx.wasm.wasmPaths = "/benches/browser/node_modules/onnxruntime-web/dist/";
   env.backends.onnx.wasm.numThreads = threads;
@@ -67,7 +68,8 @@ async function run() {
     const m = await memory();
     peak = { jsHeapBytes: Math.max(peak.jsHeapBytes ?? 0, m.jsHeapBytes ?? 0), pageBytes: Math.max(peak.pageBytes ?? 0, m.pageBytes ?? 0) };
   }
-  return { impl, device, threads, info: s.info, coldStartMs, loadMs, first: first[0].slice(0, 4), results, memory: peak, wasmMemoryBytes: s.wasmBytes() };
+  const wasmFiles = performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.endsWith(".wasm"));
+  return { impl, device, threads, wasmFiles, info: s.info, coldStartMs, loadMs, first: first[0].slice(0, 4), results, memory: peak, wasmMemoryBytes: s.wasmBytes() };
 }
 
 run().then((r) => { window.benchResult = r; log(JSON.stringify(r)); })
