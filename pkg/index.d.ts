@@ -131,16 +131,12 @@ export interface TriageApi {
   loadModel(id: string): Promise<void>;
 }
 
-export class Triage implements TriageApi {
+/** The engine on the calling thread (`createWorker` runs the same in a Web Worker). */
+export declare class Triage {
   static create(options?: Options): Promise<Triage>;
-  readonly backend: BackendInfo;
-  readonly model: string;
-  classify(request: ClassifyRequest | string): Promise<ClassificationResponse>;
-  train(request: TrainRequest | string): Promise<TrainingResponse>;
-  embeddings(request: EmbeddingsRequest | string): Promise<EmbeddingResponse>;
-  classifiers(): Promise<ClassifierSummary[]>;
-  deleteClassifier(id: string): Promise<DeleteResponse>;
-  loadModel(id: string): Promise<void>;
+}
+export interface Triage extends TriageApi {
+  /** Closes the IndexedDB connection. */
   close(): void;
 }
 
