@@ -3,17 +3,31 @@
 # glue into pkg/wasm/. `--release` builds the release profile (what is shipped; ~20 min
 # from nothing on 2 cores); the default is the dev profile, whose dependencies are
 # optimised (Cargo.toml) and which shares its build with the browser tests.
-# wasm-opt is not run here (it takes ~9 minutes on a burn module); see README.
+# `--wasm-opt` (with --release) then runs binaryen's `wasm-opt -Oz` (use npm's binaryen;
+# Debian's v108 breaks current wasm-bindgen output). It takes 9–17 minutes here and halves
+# the module, so it is for shipping, never part of the tests.
+#
+#   bash pkg/build.sh [--release [--wasm-opt]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=debug
 args=()
-if [ "${1:-}" = "--release" ]; then
-  profile=release
-  args+=(--release)
-fi
+opt=no
+for a in "$@"; do
+  case "$a" in
+    --release) profile=release; args+=(--release) ;;
+    --wasm-opt) opt=yes ;;
+    *) echo "unknown option $a" >&2; exit 2 ;;
+  esac
+done
 cargo build --lib --target wasm32-unknown-unknown --no-default-features "${args[@]}"
 target="${CARGO_TARGET_DIR:-target}"
 wasm-bindgen --target web --out-dir pkg/wasm --out-name triage \
   "$target/wasm32-unknown-unknown/$profile/triage.wasm"
+if [ "$opt" = yes ]; then
+  wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    pkg/wasm/triage_bg.wasm -o pkg/wasm/triage_bg.opt.wasm
+  mv pkg/wasm/triage_bg.opt.wasm pkg/wasm/triage_bg.wasm
+fi
 ls -l pkg/wasm/triage_bg.wasm
