@@ -6,7 +6,7 @@
 //!
 //! Files are fetched from the test server, which serves the crate root: fixtures from
 //! `/tests/fixtures/`, model files from `/models/cache/<id>/` (`python3 models/fetch.py all`).
-//! Run: see README ("Browser tests").
+//! Run: `bash tests/run.sh` (README, "Test it") or the cargo command it shows.
 #![cfg(target_arch = "wasm32")]
 
 use burn::tensor::Device;
