@@ -18,7 +18,7 @@ use crate::encoder::TextEncoder;
 use crate::error::{Result, TriageError};
 use crate::fewshot::PassiveAggressive;
 use crate::registry::{self, ModelSpec};
-use crate::store::{self, ClassifierRecord, ClassifierStore, RECORD_FORMAT};
+use crate::store::{self, ClassifierRecord, ClassifierStore};
 
 /// Builds a model on first use (from a directory natively, from fetched bytes in the browser).
 pub type ModelLoader = Box<dyn Fn(&'static ModelSpec) -> Result<TextEncoder> + Send + Sync>;
@@ -232,21 +232,8 @@ impl<S: ClassifierStore> Engine<S> {
                 let (examples, tokens) = self.embed_items(spec, items).await?;
                 let mut classifier = PassiveAggressive::new(spec.dim);
                 classifier.train(&examples, num_iters);
-                let now = store::now_rfc3339();
-                let record = ClassifierRecord {
-                    format: RECORD_FORMAT,
-                    classifier_id: uuid::Uuid::new_v4().to_string(),
-                    model: spec.id.to_string(),
-                    access: *access,
-                    owner: None,
-                    classifier,
-                    created_at: now.clone(),
-                    updated_at: now,
-                    used_at: None,
-                    updated_number: 0,
-                    used_number: 0,
-                    version: 0,
-                };
+                let record =
+                    ClassifierRecord::new(uuid::Uuid::new_v4().to_string(), spec.id.to_string(), *access, classifier);
                 (record, None, tokens)
             }
             TrainRequest::Update { classifier_id, .. } => {

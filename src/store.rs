@@ -39,6 +39,25 @@ pub struct ClassifierRecord {
 }
 
 impl ClassifierRecord {
+    /// A record not yet stored (version 0), created and updated now, unowned and unused.
+    pub fn new(classifier_id: String, model: String, access: Access, classifier: PassiveAggressive) -> Self {
+        let now = now_rfc3339();
+        ClassifierRecord {
+            format: RECORD_FORMAT,
+            classifier_id,
+            model,
+            access,
+            owner: None,
+            classifier,
+            created_at: now.clone(),
+            updated_at: now,
+            used_at: None,
+            updated_number: 0,
+            used_number: 0,
+            version: 0,
+        }
+    }
+
     /// Rejects a record that could not have been written by triage: a corrupt record is
     /// reported whole, never half-used.
     pub fn validate(&self) -> Result<()> {
@@ -313,20 +332,7 @@ mod tests {
     pub fn record(id: &str) -> ClassifierRecord {
         let mut pa = PassiveAggressive::new(2);
         pa.train(&[(vec![1.0, 0.0], "a".into()), (vec![0.0, 1.0], "b".into())], 1);
-        ClassifierRecord {
-            format: RECORD_FORMAT,
-            classifier_id: id.into(),
-            model: "m".into(),
-            access: Access::Public,
-            owner: None,
-            classifier: pa,
-            created_at: now_rfc3339(),
-            updated_at: now_rfc3339(),
-            used_at: None,
-            updated_number: 0,
-            used_number: 0,
-            version: 0,
-        }
+        ClassifierRecord::new(id.into(), "m".into(), Access::Public, pa)
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {

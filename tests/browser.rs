@@ -9,6 +9,8 @@
 //! Run: `bash tests/run.sh` (README, "Test it") or the cargo command it shows.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use burn::tensor::Device;
 use js_sys::{Function, Promise, Reflect};
 use serde_json::{Value, json};
@@ -195,22 +197,6 @@ async fn fresh_db(name: &str) -> String {
     name.to_string()
 }
 
-fn scores(response: &Value) -> Vec<Vec<(String, f64)>> {
-    response["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            d["predictions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (p["label"].as_str().unwrap().to_string(), p["score"].as_f64().unwrap()))
-                .collect()
-        })
-        .collect()
-}
-
 #[wasm_bindgen_test]
 async fn zero_shot_sample_same_on_webgpu_and_cpu() {
     let db = fresh_db("triage-test-zero-shot").await;
@@ -231,11 +217,11 @@ async fn zero_shot_sample_same_on_webgpu_and_cpu() {
             assert!((sum - 1.0).abs() < 1e-5);
         }
         assert!(response["usage"]["total_tokens"].as_u64().unwrap() > 0);
-        log(&format!("sample on {name}: {:?}", scores(&response)));
+        log(&format!("sample on {name}: {:?}", common::scores(&response)));
         by_backend.push(response);
         triage.close();
     }
-    let (cpu, gpu) = (scores(&by_backend[0]), scores(&by_backend[1]));
+    let (cpu, gpu) = (common::scores(&by_backend[0]), common::scores(&by_backend[1]));
     for (c, g) in cpu.iter().zip(&gpu) {
         for ((lc, sc), (lg, sg)) in c.iter().zip(g) {
             assert_eq!(lc, lg);
@@ -284,8 +270,8 @@ async fn few_shot_flow_persists_across_engines(backend: &str) {
     // A new engine on the same database (a reloaded page) sees the classifier.
     let reopened = Triage::create(options(backend, &db)).await.unwrap();
     let again = call(reopened.classify(js(&query))).await.unwrap();
-    assert_eq!(scores(&first), scores(&again));
-    log(&format!("few-shot on {backend}: {:?}", scores(&again)));
+    assert_eq!(common::scores(&first), common::scores(&again));
+    log(&format!("few-shot on {backend}: {:?}", common::scores(&again)));
     let update = json!({"classifier_id": id, "input": [
         {"text": "How do I change the language of the interface?", "label": "how-to"},
         {"text": "Where can I find the export button?", "label": "how-to"}
@@ -410,21 +396,7 @@ async fn model_files_progress_cache_and_errors() {
 async fn trained_record(id: &str) -> triage::store::ClassifierRecord {
     let mut classifier = triage::fewshot::PassiveAggressive::new(4);
     classifier.train(&[(vec![1.0, 0.0, 0.0, 0.0], "a".to_string()), (vec![0.0, 1.0, 0.0, 0.0], "b".to_string())], 3);
-    let now = triage::store::now_rfc3339();
-    triage::store::ClassifierRecord {
-        format: triage::store::RECORD_FORMAT,
-        classifier_id: id.to_string(),
-        model: MINILM.to_string(),
-        access: triage::api::Access::Public,
-        owner: None,
-        classifier,
-        created_at: now.clone(),
-        updated_at: now,
-        used_at: None,
-        updated_number: 0,
-        used_number: 0,
-        version: 0,
-    }
+    triage::store::ClassifierRecord::new(id.to_string(), MINILM.to_string(), triage::api::Access::Public, classifier)
 }
 
 #[wasm_bindgen_test]

@@ -95,22 +95,6 @@ fn jina_sample_request_on_both_models() {
     }
 }
 
-fn scores(resp: &Value) -> Vec<Vec<(String, f64)>> {
-    resp["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            d["predictions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (p["label"].as_str().unwrap().to_string(), p["score"].as_f64().unwrap()))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn few_shot_flow_survives_process_restarts() {
     let store = tempfile::tempdir().unwrap();

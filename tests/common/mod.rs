@@ -55,3 +55,20 @@ pub fn read_vectors(stem: &str) -> (serde_json::Value, Vec<Vec<f32>>) {
     assert_eq!(flat.len(), dim * meta["rows"].as_u64().unwrap() as usize);
     (meta, flat.chunks(dim).map(<[f32]>::to_vec).collect())
 }
+
+/// `(label, score)` of every prediction of every input of a classification response.
+pub fn scores(response: &serde_json::Value) -> Vec<Vec<(String, f64)>> {
+    response["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p["label"].as_str().unwrap().to_string(), p["score"].as_f64().unwrap()))
+                .collect()
+        })
+        .collect()
+}
