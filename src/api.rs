@@ -78,6 +78,9 @@ pub struct ZeroShotRequest {
     pub labels: Labels,
     /// Softmax temperature over cosine similarities (triage extension; default 1).
     pub temperature: f32,
+    /// Task adapter for inputs and labels (triage extension; default: the model's
+    /// classification task).
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +91,20 @@ pub struct TrainItem {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainRequest {
-    Create { model: String, input: Vec<TrainItem>, access: Access, num_iters: u32 },
-    Update { classifier_id: String, input: Vec<TrainItem>, num_iters: u32 },
+    /// `task`: the adapter the classifier's examples (and later inputs) are embedded with
+    /// (triage extension; default: the model's classification task).
+    Create {
+        model: String,
+        input: Vec<TrainItem>,
+        access: Access,
+        num_iters: u32,
+        task: Option<String>,
+    },
+    Update {
+        classifier_id: String,
+        input: Vec<TrainItem>,
+        num_iters: u32,
+    },
 }
 
 impl TrainRequest {
@@ -287,6 +302,32 @@ fn parse_num_iters(obj: &Map<String, Value>) -> Result<u32> {
     }
 }
 
+/// Jina's task names (`EmbeddingsV3Request.task`).
+pub const TASKS: &[&str] = &["retrieval.query", "retrieval.passage", "text-matching", "classification", "separation"];
+
+/// The optional `task` field: one of Jina's task names. Whether the model has it is the
+/// engine's check.
+fn parse_task(obj: &Map<String, Value>) -> Result<Option<String>> {
+    match string_field(obj, "task")? {
+        None => Ok(None),
+        Some(t) if TASKS.contains(&t.as_str()) => Ok(Some(t)),
+        Some(t) => {
+            Err(TriageError::validation("task", format!("'task' must be one of {}, not '{t}'", TASKS.join(", "))))
+        }
+    }
+}
+
+/// Requests about an existing classifier take its task; they may not name one.
+fn reject_task_with_classifier(obj: &Map<String, Value>) -> Result<()> {
+    if obj.get("task").is_some_and(|t| !t.is_null()) {
+        return Err(TriageError::validation(
+            "task",
+            "'task' is chosen when a classifier is created; requests naming 'classifier_id' use the classifier's",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_model_or_classifier(obj: &Map<String, Value>) -> Result<(Option<String>, Option<String>)> {
     let model = non_empty_string_field(obj, "model")?;
     let classifier_id = non_empty_string_field(obj, "classifier_id")?;
@@ -303,10 +344,11 @@ fn parse_model_or_classifier(obj: &Map<String, Value>) -> Result<(Option<String>
 impl ClassifyRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
         let obj = object(v, "The request body")?;
-        reject_unknown(obj, &["model", "classifier_id", "input", "labels", "temperature"])?;
+        reject_unknown(obj, &["model", "classifier_id", "input", "labels", "temperature", "task"])?;
         let (model, classifier_id) = parse_model_or_classifier(obj)?;
         let input = parse_inputs(obj.get("input"))?;
         if let Some(classifier_id) = classifier_id {
+            reject_task_with_classifier(obj)?;
             if obj.get("labels").is_some_and(|l| !l.is_null()) {
                 return Err(TriageError::validation(
                     "labels",
@@ -333,6 +375,7 @@ impl ClassifyRequest {
             input,
             labels,
             temperature,
+            task: parse_task(obj)?,
         }))
     }
 }
@@ -362,11 +405,12 @@ fn parse_train_item(v: &Value, field: &str) -> Result<TrainItem> {
 impl TrainRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
         let obj = object(v, "The request body")?;
-        reject_unknown(obj, &["model", "classifier_id", "input", "access", "num_iters"])?;
+        reject_unknown(obj, &["model", "classifier_id", "input", "access", "num_iters", "task"])?;
         let (model, classifier_id) = parse_model_or_classifier(obj)?;
         let input = parse_one_or_many(obj.get("input"), parse_train_item)?;
         let num_iters = parse_num_iters(obj)?;
         if let Some(classifier_id) = classifier_id {
+            reject_task_with_classifier(obj)?;
             // 2024 schema: `access` is ignored when updating.
             return Ok(TrainRequest::Update { classifier_id, input, num_iters });
         }
@@ -391,6 +435,7 @@ impl TrainRequest {
             input,
             access,
             num_iters,
+            task: parse_task(obj)?,
         })
     }
 }
@@ -589,10 +634,13 @@ pub struct EmbeddingsRequest {
     /// One type, or several (then each item's `embedding` is an object keyed by type).
     pub embedding_types: Vec<EmbeddingType>,
     pub embedding_type_is_list: bool,
-    /// Matryoshka width; must be one the model supports.
+    /// Matryoshka width: the vector is cut to its first `dimensions` values (then
+    /// normalised); models without Matryoshka training accept only their own width.
     pub dimensions: Option<usize>,
     /// Cut inputs longer than the model's limit instead of refusing them (Jina's default: false).
     pub truncate: bool,
+    /// Task adapter (jina-embeddings-v3); `None`: the base weights, as Jina's API does.
+    pub task: Option<String>,
 }
 
 fn bool_field(obj: &Map<String, Value>, field: &str, default: bool) -> Result<bool> {
@@ -607,12 +655,6 @@ impl EmbeddingsRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
         let obj = object(v, "The request body")?;
         reject_unknown(obj, &["model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task"])?;
-        if obj.get("task").is_some_and(|t| !t.is_null()) {
-            return Err(TriageError::validation(
-                "task",
-                "'task' selects an adapter of jina-embeddings-v3; the models available here have no task adapters",
-            ));
-        }
         let model = non_empty_string_field(obj, "model")?.unwrap_or_else(|| crate::registry::DEFAULT_MODEL.to_string());
         let input = parse_one_or_many(obj.get("input"), |v, field| match parse_input_item(v, field)? {
             Input::Text(t) => Ok(t),
@@ -660,6 +702,7 @@ impl EmbeddingsRequest {
             embedding_type_is_list,
             dimensions,
             truncate: bool_field(obj, "truncate", false)?,
+            task: parse_task(obj)?,
         })
     }
 }

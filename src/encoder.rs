@@ -13,14 +13,17 @@ use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Result, TriageError};
-use crate::models::bert::{Bert, BertConfig, KEY_MAP};
+use crate::models::bert::{self, Bert, BertConfig};
+use crate::models::jina_v3::{JinaV3, JinaV3Config};
 use crate::registry::{Architecture, ModelSpec};
+use crate::weights::{ByteSource, Precision};
 
 /// Sequences per forward pass.
 pub const BATCH_SIZE: usize = 32;
 
 enum Network {
     Bert(Bert),
+    JinaV3(JinaV3),
 }
 
 pub struct TextEncoder {
@@ -28,6 +31,21 @@ pub struct TextEncoder {
     tokenizer: Tokenizer,
     network: Network,
     device: Device,
+    /// Embedding width (from the model's config.json).
+    dim: usize,
+    /// Adapter index of each of the registry's tasks, in the registry's order.
+    task_adapters: Vec<usize>,
+    /// The registry task folded into the weights by [`Self::merge_task`], if any.
+    merged: Option<usize>,
+}
+
+/// The adapter an embedding call runs with: one of the model's tasks, or the base weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TaskChoice(Option<usize>);
+
+impl TaskChoice {
+    /// Base weights, no instruction prefix (all models).
+    pub const NONE: TaskChoice = TaskChoice(None);
 }
 
 /// Checks a file's bytes against the sha256 the registry pins.
@@ -43,8 +61,7 @@ fn verify_file(spec: &ModelSpec, name: &str, path: &Path) -> Result<()> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file
-            .read(&mut buf)
+        let n = Read::read(&mut file, &mut buf)
             .map_err(|e| TriageError::ModelUnavailable(format!("cannot read {}: {e}", path.display())))?;
         if n == 0 {
             break;
@@ -55,15 +72,20 @@ fn verify_file(spec: &ModelSpec, name: &str, path: &Path) -> Result<()> {
 }
 
 fn check_digest(spec: &ModelSpec, name: &str, digest: [u8; 32]) -> Result<()> {
-    let Some(file) = spec.files.iter().find(|f| f.name == name) else { return Ok(()) };
+    let Some(expected) = spec.files.iter().find(|f| f.name == name).and_then(|f| f.sha256) else { return Ok(()) };
     let got = hex::encode(digest);
-    if got != file.sha256 {
+    if got != expected {
         return Err(TriageError::ModelUnavailable(format!(
-            "{}/{name} has sha256 {got}, expected {}: the file is damaged or not this model's",
-            spec.id, file.sha256
+            "{}/{name} has sha256 {got}, expected {expected}: the file is damaged or not this model's",
+            spec.id
         )));
     }
     Ok(())
+}
+
+/// Whether the registry pins a digest for this file.
+pub fn is_pinned(spec: &ModelSpec, name: &str) -> bool {
+    spec.files.iter().any(|f| f.name == name && f.sha256.is_some())
 }
 
 /// Loads a tokenizer.json with its baked-in padding and truncation replaced: triage pads
@@ -85,117 +107,183 @@ pub fn load_tokenizer(bytes: &[u8], truncate_to: Option<usize>) -> Result<Tokeni
 }
 
 impl TextEncoder {
-    /// Builds the model from its three files' bytes (the browser's path: fetched files).
-    pub fn from_bytes(
+    /// Builds the model from its files: config and tokenizer bytes, and the weights read
+    /// front to back from `weights` (a file natively, a cached response in the browser),
+    /// stored on the device in `precision` where the architecture streams its weights.
+    pub async fn load<S: ByteSource>(
         spec: &'static ModelSpec,
         config: &[u8],
         tokenizer: &[u8],
-        weights: Vec<u8>,
+        weights: &mut S,
         device: &Device,
+        precision: Precision,
     ) -> Result<Self> {
-        Self::build(spec, config, tokenizer, SafetensorsStore::from_bytes(Some(weights)), device)
+        let unavailable = |e: String| TriageError::ModelUnavailable(format!("{}: {e}", spec.id));
+        let tokenizer = load_tokenizer(tokenizer, Some(spec.max_tokens))?;
+        let (network, dim, task_adapters) = match spec.architecture {
+            Architecture::Bert => {
+                let cfg: BertConfig =
+                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                cfg.validate().map_err(unavailable)?;
+                if cfg.max_position_embeddings < spec.max_tokens {
+                    return Err(unavailable(format!(
+                        "config.json has {} positions, the registry reads {} tokens",
+                        cfg.max_position_embeddings, spec.max_tokens
+                    )));
+                }
+                // Small models: read whole, then burn's store maps BERT's names and layouts.
+                let mut bytes = Vec::new();
+                let mut chunk = vec![0u8; 1 << 20];
+                loop {
+                    let n = weights.read(&mut chunk).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk[..n]);
+                }
+                let mut model = cfg.init(device);
+                let mut store = bert::KEY_MAP
+                    .iter()
+                    .fold(SafetensorsStore::from_bytes(Some(bytes)), |s, (from, to)| s.with_key_remapping(*from, *to))
+                    .with_from_adapter(PyTorchToBurnAdapter);
+                let result =
+                    model.load_from(&mut store).map_err(|e| unavailable(format!("cannot load weights: {e}")))?;
+                if !result.missing.is_empty() || !result.errors.is_empty() {
+                    return Err(unavailable(format!(
+                        "weights do not fit the network: missing {:?}, errors {:?}",
+                        result.missing, result.errors
+                    )));
+                }
+                (Network::Bert(model), cfg.hidden_size, Vec::new())
+            }
+            Architecture::JinaV3 => {
+                let cfg: JinaV3Config =
+                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                cfg.validate().map_err(unavailable)?;
+                let task_adapters = spec
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        cfg.task_index(t.name)
+                            .ok_or_else(|| unavailable(format!("config.json has no '{}' adapter", t.name)))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let model = cfg.load(weights, precision, device).await?;
+                (Network::JinaV3(model), cfg.hidden_size, task_adapters)
+            }
+        };
+        Ok(Self { spec, tokenizer, network, device: device.clone(), dim, task_adapters, merged: None })
     }
 
-    /// Builds the model from a directory holding the registry's files, checking their
-    /// sha256 unless `verify` is false (the caller verified them already).
+    /// Folds one task's adapter into the weights once (`W + s·B·A`), instead of applying it
+    /// on the low-rank path per call; the model then serves that task only. Kept to measure
+    /// the two against each other (`triage bench --merged`).
+    pub fn merge_task(self, name: &str) -> Result<Self> {
+        let choice = self.task(Some(name))?;
+        let Some(i) = choice.0 else { return Ok(self) };
+        let network = match self.network {
+            Network::JinaV3(m) => Network::JinaV3(m.merged(self.task_adapters[i])),
+            other => other,
+        };
+        Ok(Self { network, merged: Some(i), ..self })
+    }
+
+    /// Builds the model from a directory holding the registry's files, checking pinned
+    /// sha256 digests unless `verify` is false (the caller verified them already).
     pub fn from_dir(spec: &'static ModelSpec, dir: &Path, device: &Device, verify: bool) -> Result<Self> {
+        let missing = |path: &Path, e: std::io::Error| {
+            TriageError::ModelUnavailable(format!(
+                "Model '{}' is not available: cannot read {} ({e}). Run `python3 models/fetch.py {}` first.",
+                spec.id,
+                path.display(),
+                spec.id
+            ))
+        };
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| {
-                TriageError::ModelUnavailable(format!(
-                    "Model '{}' is not available: cannot read {} ({e}). Run `python3 models/fetch.py {}` first.",
-                    spec.id,
-                    path.display(),
-                    spec.id
-                ))
-            })
+            std::fs::read(&path).map_err(|e| missing(&path, e))
         };
         let config = read("config.json")?;
         let tokenizer = read("tokenizer.json")?;
-        let weights = dir.join("model.safetensors");
-        if !weights.exists() {
-            read("model.safetensors")?;
-        }
+        let path = dir.join("model.safetensors");
+        let mut weights = std::fs::File::open(&path).map_err(|e| missing(&path, e))?;
         if verify {
             verify_sha256(spec, "config.json", &config)?;
             verify_sha256(spec, "tokenizer.json", &tokenizer)?;
-            verify_file(spec, "model.safetensors", &weights)?;
-        }
-        Self::build(spec, &config, &tokenizer, SafetensorsStore::from_file(weights), device)
-    }
-
-    fn build(
-        spec: &'static ModelSpec,
-        config: &[u8],
-        tokenizer: &[u8],
-        store: SafetensorsStore,
-        device: &Device,
-    ) -> Result<Self> {
-        let tokenizer = load_tokenizer(tokenizer, Some(spec.max_tokens))?;
-        let network = match spec.architecture {
-            Architecture::Bert => {
-                let cfg: BertConfig = serde_json::from_slice(config)
-                    .map_err(|e| TriageError::ModelUnavailable(format!("{}: bad config.json: {e}", spec.id)))?;
-                cfg.validate().map_err(|e| TriageError::ModelUnavailable(format!("{}: {e}", spec.id)))?;
-                if cfg.hidden_size != spec.dim || cfg.max_position_embeddings < spec.max_tokens {
-                    return Err(TriageError::ModelUnavailable(format!(
-                        "{}: config.json does not match the registry (hidden {}, positions {})",
-                        spec.id, cfg.hidden_size, cfg.max_position_embeddings
-                    )));
-                }
-                let mut model = cfg.init(device);
-                let mut store = KEY_MAP
-                    .iter()
-                    .fold(store, |s, (from, to)| s.with_key_remapping(*from, *to))
-                    .with_from_adapter(PyTorchToBurnAdapter);
-                let result = model
-                    .load_from(&mut store)
-                    .map_err(|e| TriageError::ModelUnavailable(format!("{}: cannot load weights: {e}", spec.id)))?;
-                if !result.missing.is_empty() || !result.errors.is_empty() {
-                    return Err(TriageError::ModelUnavailable(format!(
-                        "{}: weights do not fit the network: missing {:?}, errors {:?}",
-                        spec.id, result.missing, result.errors
-                    )));
-                }
-                Network::Bert(model)
+            if is_pinned(spec, "model.safetensors") {
+                verify_file(spec, "model.safetensors", &path)?;
             }
-        };
-        Ok(Self { spec, tokenizer, network, device: device.clone() })
+        }
+        // A file never makes the loader wait, so blocking on it is immediate.
+        pollster::block_on(Self::load(spec, &config, &tokenizer, &mut weights, device, Precision::F32))
     }
 
     pub fn device(&self) -> &Device {
         &self.device
     }
 
-    /// Token ids of each text, with the model's prefix and special tokens, truncated to
-    /// the model's limit.
-    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
-        Ok(self.tokenize_checked(texts)?.into_iter().map(|(ids, _)| ids).collect())
+    /// Embedding width.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The adapter for a task name: `None` → the model's classification task (or the base
+    /// weights for models without tasks). A name the model lacks is a validation error.
+    pub fn task(&self, name: Option<&str>) -> Result<TaskChoice> {
+        let name = match name.or(self.spec.classification_task) {
+            None => return Ok(TaskChoice::NONE),
+            Some(n) => n,
+        };
+        match self.spec.tasks.iter().position(|t| t.name == name) {
+            Some(i) => Ok(TaskChoice(Some(i))),
+            None if self.spec.tasks.is_empty() => Err(TriageError::validation(
+                "task",
+                format!("Model '{}' has no task adapters; 'task' applies to jina-embeddings-v3", self.spec.id),
+            )),
+            None => Err(TriageError::validation(
+                "task",
+                format!(
+                    "Model '{}' has no task '{name}'; its tasks are {}",
+                    self.spec.id,
+                    self.spec.tasks.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// Token ids of each text, with the task's (or model's) prefix and special tokens,
+    /// truncated to the model's limit.
+    pub fn tokenize(&self, texts: &[&str], task: TaskChoice) -> Result<Vec<Vec<u32>>> {
+        Ok(self.tokenize_checked(texts, task)?.into_iter().map(|(ids, _)| ids).collect())
     }
 
     /// As [`Self::tokenize`], with whether each text was cut to fit the model.
-    pub fn tokenize_checked(&self, texts: &[&str]) -> Result<Vec<(Vec<u32>, bool)>> {
-        let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", self.spec.text_prefix)).collect();
+    pub fn tokenize_checked(&self, texts: &[&str], task: TaskChoice) -> Result<Vec<(Vec<u32>, bool)>> {
+        let prefix = match task.0 {
+            Some(i) => self.spec.tasks[i].prefix,
+            None => self.spec.text_prefix,
+        };
+        let prefixed: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         let encodings =
             self.tokenizer.encode_batch(prefixed, true).map_err(|e| TriageError::internal("tokenizer", e))?;
         Ok(encodings.into_iter().map(|e| (e.get_ids().to_vec(), !e.get_overflowing().is_empty())).collect())
     }
 
     /// Embeddings of token sequences, in input order: `[n][dim]`, unit length.
-    pub async fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
-        let mut vectors = self.pooled_ids(sequences).await?;
+    pub async fn embed_ids(&self, sequences: &[Vec<u32>], task: TaskChoice) -> Result<Vec<Vec<f32>>> {
+        let mut vectors = self.pooled_ids(sequences, task).await?;
         vectors.iter_mut().for_each(|v| crate::classify::l2_normalize(v));
         Ok(vectors)
     }
 
     /// Mean-pooled token states of token sequences, in input order, not normalised: `[n][dim]`.
-    pub async fn pooled_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+    pub async fn pooled_ids(&self, sequences: &[Vec<u32>], task: TaskChoice) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
         let mut out = vec![Vec::new(); sequences.len()];
         for chunk in order.chunks(BATCH_SIZE) {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| sequences[i].as_slice()).collect();
-            let rows = self.forward(&batch).await?;
+            let rows = self.forward(&batch, task).await?;
             for (&i, row) in chunk.iter().zip(rows) {
                 out[i] = row;
             }
@@ -204,12 +292,13 @@ impl TextEncoder {
     }
 
     /// One padded batch through the network: `[batch][≤ seq]` ids → `[batch][dim]`.
-    async fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+    async fn forward(&self, batch: &[&[u32]], task: TaskChoice) -> Result<Vec<Vec<f32>>> {
         let seq = batch.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut ids = Vec::with_capacity(batch.len() * seq);
         let mut mask = Vec::with_capacity(batch.len() * seq);
         for s in batch {
             ids.extend(s.iter().map(|&t| t as i32));
+            // Padding positions are masked; their id only has to be in the vocabulary.
             ids.extend(std::iter::repeat_n(0, seq - s.len()));
             mask.extend(std::iter::repeat_n(1i32, s.len()));
             mask.extend(std::iter::repeat_n(0i32, seq - s.len()));
@@ -219,6 +308,19 @@ impl TextEncoder {
         let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), &self.device);
         let pooled = match &self.network {
             Network::Bert(m) => m.forward(ids, mask),
+            Network::JinaV3(m) => {
+                let adapter = match (self.merged, task.0) {
+                    (None, t) => t.map(|i| self.task_adapters[i]),
+                    (Some(merged), Some(t)) if merged == t => None,
+                    (Some(merged), _) => {
+                        return Err(TriageError::Internal(format!(
+                            "this instance of {} has only its '{}' adapter (merged)",
+                            self.spec.id, self.spec.tasks[merged].name
+                        )));
+                    }
+                };
+                m.forward(ids, mask, &vec![adapter; batch.len()])
+            }
         };
         let data = pooled
             .into_data_async()
@@ -228,6 +330,6 @@ impl TextEncoder {
             .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| TriageError::internal("embedding data", format!("{e:?}")))?;
-        Ok(flat.chunks(self.spec.dim).map(<[f32]>::to_vec).collect())
+        Ok(flat.chunks(self.dim).map(<[f32]>::to_vec).collect())
     }
 }

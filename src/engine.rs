@@ -14,7 +14,7 @@ use crate::api::{
     ZeroShotRequest,
 };
 use crate::classify::{self, LabelSet};
-use crate::encoder::TextEncoder;
+use crate::encoder::{TaskChoice, TextEncoder};
 use crate::error::{Result, TriageError};
 use crate::fewshot::PassiveAggressive;
 use crate::registry::{self, ModelSpec};
@@ -30,7 +30,7 @@ pub struct Engine<S: ClassifierStore> {
     store: S,
     loader: ModelLoader,
     models: Mutex<HashMap<&'static str, Arc<TextEncoder>>>,
-    label_cache: Mutex<HashMap<(&'static str, String), Vec<f32>>>,
+    label_cache: Mutex<HashMap<(&'static str, TaskChoice, String), Vec<f32>>>,
 }
 
 /// Texts embedded for a request, and how many tokens that took.
@@ -91,24 +91,24 @@ impl<S: ClassifierStore> Engine<S> {
         lock(&self.models).map(|m| m.contains_key(id)).unwrap_or(false)
     }
 
-    async fn embed(&self, model: &TextEncoder, texts: &[&str]) -> Result<Embedded> {
-        let ids = model.tokenize(texts)?;
+    async fn embed(&self, model: &TextEncoder, texts: &[&str], task: TaskChoice) -> Result<Embedded> {
+        let ids = model.tokenize(texts, task)?;
         let tokens = ids.iter().map(Vec::len).sum();
-        let vectors = model.embed_ids(&ids).await?;
+        let vectors = model.embed_ids(&ids, task).await?;
         Ok(Embedded { vectors, tokens })
     }
 
     /// Label embeddings through the cache; tokens are counted for every label whether
     /// cached or not (usage does not depend on cache state).
-    async fn embed_labels(&self, model: &TextEncoder, labels: &[&str]) -> Result<Embedded> {
-        let ids = model.tokenize(labels)?;
+    async fn embed_labels(&self, model: &TextEncoder, labels: &[&str], task: TaskChoice) -> Result<Embedded> {
+        let ids = model.tokenize(labels, task)?;
         let tokens = ids.iter().map(Vec::len).sum();
-        let key = |l: &str| (model.spec.id, l.to_string());
+        let key = |l: &str| (model.spec.id, task, l.to_string());
         let missing: Vec<usize> = {
             let cache = lock(&self.label_cache)?;
             (0..labels.len()).filter(|&i| !cache.contains_key(&key(labels[i]))).collect()
         };
-        let fresh = model.embed_ids(&missing.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>()).await?;
+        let fresh = model.embed_ids(&missing.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>(), task).await?;
         let mut cache = lock(&self.label_cache)?;
         if cache.len() + fresh.len() > LABEL_CACHE_CAPACITY {
             cache.clear();
@@ -144,6 +144,7 @@ impl<S: ClassifierStore> Engine<S> {
         let spec = registry::find(&request.model)?;
         let texts = texts_of(spec, request.input.iter())?;
         let model = self.model(spec)?;
+        let task = model.task(request.task.as_deref())?;
         let groups: Vec<(Option<&str>, &[String])> = match &request.labels {
             Labels::List(l) => vec![(None, l.as_slice())],
             Labels::Groups(g) => g.iter().map(|(name, l)| (Some(name.as_str()), l.as_slice())).collect(),
@@ -151,11 +152,11 @@ impl<S: ClassifierStore> Engine<S> {
         let mut label_vectors = Vec::with_capacity(groups.len());
         let mut tokens = 0;
         for (_, labels) in &groups {
-            let e = self.embed_labels(&model, &labels.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+            let e = self.embed_labels(&model, &labels.iter().map(String::as_str).collect::<Vec<_>>(), task).await?;
             tokens += e.tokens;
             label_vectors.push(e.vectors);
         }
-        let inputs = self.embed(&model, &texts).await?;
+        let inputs = self.embed(&model, &texts, task).await?;
         tokens += inputs.tokens;
         let sets: Vec<LabelSet<'_>> = groups
             .iter()
@@ -180,14 +181,17 @@ impl<S: ClassifierStore> Engine<S> {
         let spec = registry::find(&record.model)?;
         let texts = texts_of(spec, input.iter())?;
         let model = self.model(spec)?;
-        let embedded = self.embed(&model, &texts).await?;
+        let task = model.task(record.task.as_deref())?;
         let pa = &record.classifier;
-        if pa.dim != spec.dim {
+        if pa.dim != model.dim() {
             return Err(TriageError::Internal(format!(
                 "Classifier '{classifier_id}' has {} dims but model '{}' gives {}",
-                pa.dim, spec.id, spec.dim
+                pa.dim,
+                spec.id,
+                model.dim()
             )));
         }
+        let embedded = self.embed(&model, &texts, task).await?;
         let data = embedded
             .vectors
             .iter()
@@ -211,35 +215,39 @@ impl<S: ClassifierStore> Engine<S> {
         self.train(&TrainRequest::from_json(body)?).await
     }
 
+    /// Training items' embeddings with their labels, the tokens used and the model's width.
     async fn embed_items(
         &self,
         spec: &'static ModelSpec,
+        task: Option<&str>,
         items: &[TrainItem],
-    ) -> Result<(Vec<(Vec<f32>, String)>, usize)> {
+    ) -> Result<(Vec<(Vec<f32>, String)>, usize, usize)> {
         let texts = texts_of(spec, items.iter().map(|i| &i.input))?;
         let model = self.model(spec)?;
-        let embedded = self.embed(&model, &texts).await?;
+        let task = model.task(task)?;
+        let embedded = self.embed(&model, &texts, task).await?;
         let examples = embedded.vectors.into_iter().zip(items.iter().map(|i| i.label.clone())).collect();
-        Ok((examples, embedded.tokens))
+        Ok((examples, embedded.tokens, model.dim()))
     }
 
     pub async fn train(&self, request: &TrainRequest) -> Result<TrainingResponse> {
         let num_iters = request.num_iters();
         let items = request.items();
         let (record, expected, tokens) = match request {
-            TrainRequest::Create { model, access, .. } => {
+            TrainRequest::Create { model, access, task, .. } => {
                 let spec = registry::find(model)?;
-                let (examples, tokens) = self.embed_items(spec, items).await?;
-                let mut classifier = PassiveAggressive::new(spec.dim);
+                let (examples, tokens, dim) = self.embed_items(spec, task.as_deref(), items).await?;
+                let mut classifier = PassiveAggressive::new(dim);
                 classifier.train(&examples, num_iters);
-                let record =
+                let mut record =
                     ClassifierRecord::new(uuid::Uuid::new_v4().to_string(), spec.id.to_string(), *access, classifier);
+                record.task = task.clone();
                 (record, None, tokens)
             }
             TrainRequest::Update { classifier_id, .. } => {
                 let mut record = self.find_classifier(classifier_id).await?;
                 let spec = registry::find(&record.model)?;
-                let (examples, tokens) = self.embed_items(spec, items).await?;
+                let (examples, tokens, _) = self.embed_items(spec, record.task.as_deref(), items).await?;
                 let expected = Some(record.version);
                 record.classifier.train(&examples, num_iters);
                 record.updated_at = store::now_rfc3339();
@@ -297,17 +305,35 @@ impl<S: ClassifierStore> Engine<S> {
     /// `POST /v1/embeddings`: Jina's embeddings call on the same models.
     pub async fn embeddings(&self, request: &EmbeddingsRequest) -> Result<EmbeddingResponse> {
         let spec = registry::find(&request.model)?;
-        if let Some(d) = request.dimensions
-            && d != spec.dim
-        {
-            return Err(TriageError::validation(
-                "dimensions",
-                format!("Model '{}' gives {}-dimensional embeddings and has no Matryoshka sizes", spec.id, spec.dim),
-            ));
-        }
         let model = self.model(spec)?;
+        let dim = model.dim();
+        let width = match request.dimensions {
+            None => dim,
+            Some(d) if d == dim => d,
+            Some(d) if d < dim && !spec.matryoshka_dims.is_empty() => d,
+            Some(d) if spec.matryoshka_dims.is_empty() => {
+                return Err(TriageError::validation(
+                    "dimensions",
+                    format!(
+                        "Model '{}' gives {dim}-dimensional embeddings and has no Matryoshka sizes; asked {d}",
+                        spec.id
+                    ),
+                ));
+            }
+            Some(d) => {
+                return Err(TriageError::validation(
+                    "dimensions",
+                    format!("'dimensions' is at most {dim} for model '{}'; asked {d}", spec.id),
+                ));
+            }
+        };
+        // Jina's embeddings call uses the base weights unless a task is named.
+        let task = match &request.task {
+            Some(t) => model.task(Some(t))?,
+            None => TaskChoice::NONE,
+        };
         let texts: Vec<&str> = request.input.iter().map(String::as_str).collect();
-        let tokenized = model.tokenize_checked(&texts)?;
+        let tokenized = model.tokenize_checked(&texts, task)?;
         if !request.truncate
             && let Some(i) = tokenized.iter().position(|(_, cut)| *cut)
         {
@@ -321,7 +347,9 @@ impl<S: ClassifierStore> Engine<S> {
         }
         let ids: Vec<Vec<u32>> = tokenized.into_iter().map(|(ids, _)| ids).collect();
         let tokens = ids.iter().map(Vec::len).sum();
-        let mut vectors = model.pooled_ids(&ids).await?;
+        let mut vectors = model.pooled_ids(&ids, task).await?;
+        // Matryoshka: cut first, then normalise.
+        vectors.iter_mut().for_each(|v| v.truncate(width));
         if request.normalized {
             vectors.iter_mut().for_each(|v| classify::l2_normalize(v));
         }
@@ -351,7 +379,8 @@ impl<S: ClassifierStore> Engine<S> {
     pub async fn embed_texts(&self, model: &str, texts: &[&str]) -> Result<(Vec<Vec<f32>>, usize)> {
         let spec = registry::find(model)?;
         let model = self.model(spec)?;
-        let e = self.embed(&model, texts).await?;
+        let task = model.task(None)?;
+        let e = self.embed(&model, texts, task).await?;
         Ok((e.vectors, e.tokens))
     }
 }

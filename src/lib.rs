@@ -4,7 +4,8 @@
 //! - [`api`]: Jina's request/response types, validated up front.
 //! - [`error`]: one error enum rendering Jina's `ErrorResponse`.
 //! - [`registry`]: the table of models.
-//! - [`models`]: the networks, in burn; [`encoder`]: tokenizer + network.
+//! - [`models`]: the networks, in burn; [`weights`]: streaming checkpoint loading;
+//!   [`encoder`]: tokenizer + network.
 //! - [`classify`], [`fewshot`]: the classification math on plain vectors.
 //! - [`store`]: where few-shot classifiers live.
 //! - [`engine`]: all of it behind classify / train / list / delete / embeddings.
@@ -24,6 +25,7 @@ pub mod store;
 pub mod wasm;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+pub mod weights;
 
 pub use engine::Engine;
 pub use error::{Result, TriageError};

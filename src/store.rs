@@ -24,6 +24,10 @@ pub struct ClassifierRecord {
     pub format: u32,
     pub classifier_id: String,
     pub model: String,
+    /// The task adapter its examples and inputs are embedded with (models with tasks);
+    /// absent: the model's classification task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
     pub access: Access,
     /// Owner of a private classifier (the local server's API key hash); None when unowned.
     #[serde(default)]
@@ -46,6 +50,7 @@ impl ClassifierRecord {
             format: RECORD_FORMAT,
             classifier_id,
             model,
+            task: None,
             access,
             owner: None,
             classifier,

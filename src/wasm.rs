@@ -30,7 +30,7 @@ use crate::error::{Result, TriageError};
 use crate::registry::{self, ModelSpec};
 use crate::web::backend::{self, Backend, BackendChoice};
 use crate::web::idb::IdbStore;
-use crate::web::model_files::{self, Progress};
+use crate::web::model_files::{self, ModelFileStream, Progress};
 
 /// Default IndexedDB database name.
 pub const DEFAULT_DATABASE: &str = "triage";
@@ -138,12 +138,15 @@ impl Inner {
                 .find(|f| f.name == name)
                 .ok_or_else(|| TriageError::Internal(format!("registry entry '{}' lacks {name}", spec.id)))
         };
-        let config = model_files::load_file(spec, file("config.json")?, self.base_url.as_deref(), &progress).await?;
-        let tokenizer =
-            model_files::load_file(spec, file("tokenizer.json")?, self.base_url.as_deref(), &progress).await?;
-        let weights =
-            model_files::load_file(spec, file("model.safetensors")?, self.base_url.as_deref(), &progress).await?;
-        let encoder = TextEncoder::from_bytes(spec, &config, &tokenizer, weights, &self.backend.device)?;
+        let base = self.base_url.as_deref();
+        let config = ModelFileStream::open(spec, file("config.json")?, base, &progress).await?.read_all().await?;
+        let tokenizer = ModelFileStream::open(spec, file("tokenizer.json")?, base, &progress).await?.read_all().await?;
+        let mut weights = ModelFileStream::open(spec, file("model.safetensors")?, base, &progress).await?;
+        let device = &self.backend.device;
+        let encoder =
+            TextEncoder::load(spec, &config, &tokenizer, &mut weights, device, self.backend.precision).await?;
+        // The digest of a pinned file is known only at its end: no model from a bad file.
+        weights.finish().await?;
         self.engine.add_model(encoder)?;
         progress.emit("ready", None, 1.0, 1.0);
         Ok(())

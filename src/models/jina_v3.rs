@@ -6,14 +6,24 @@
 //! LoRA is applied on the low-rank path, per input row: `y = x·Wᵀ + b + s·(x·A[t]ᵀ)·B[t]ᵀ`
 //! for linears and `W[id] + s·A[t][id]·B[t]` for embeddings, so no 250002×1024 matrix is
 //! ever built and one batch can mix tasks. Rows without a task use the base weights.
+//! [`JinaV3::merged`] folds one adapter into the weights instead (kept for the speed
+//! comparison in `triage bench`; see README).
+//!
+//! Weights stream in through [`crate::weights`], converted to the device's dtype on the way.
 
-use burn::module::{Module, ModuleMapper, Param};
-use burn::nn::{LayerNorm, LayerNormConfig};
+use std::sync::LazyLock;
+
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::gelu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
+use regex::Regex;
 use serde::Deserialize;
+
+use crate::error::Result;
+use crate::weights::{self, ByteSource, Precision};
 
 /// The released `config.json`'s fields that shape the network.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -37,8 +47,8 @@ pub struct JinaV3Config {
     pub matryoshka_dimensions: Vec<usize>,
 }
 
-/// Checkpoint names → module paths (applied in order; `PyTorchToBurnAdapter` then maps
-/// LayerNorm `weight`/`bias` to `gamma`/`beta`).
+/// Checkpoint names → module paths, applied in order. A name no prefix rule matches (the
+/// unused `roberta.pooler.*`) is not read.
 pub const KEY_MAP: &[(&str, &str)] = &[
     (r"^roberta\.embeddings\.word_embeddings\.", "word."),
     (r"^roberta\.embeddings\.token_type_embeddings\.", "token_type."),
@@ -52,7 +62,27 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     (r"\.parametrizations\.weight\.original$", ".weight"),
     (r"\.parametrizations\.weight\.0\.lora_A$", ".lora_a"),
     (r"\.parametrizations\.weight\.0\.lora_B$", ".lora_b"),
+    (r"(norm\d?)\.weight$", "$1.gamma"),
+    (r"(norm\d?)\.bias$", "$1.beta"),
 ];
+
+/// How many leading rules of [`KEY_MAP`] say which module a tensor belongs to.
+const PREFIX_RULES: usize = 9;
+
+static KEY_RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    KEY_MAP.iter().map(|(from, to)| (Regex::new(from).expect("KEY_MAP patterns are valid"), *to)).collect()
+});
+
+/// The module path of a checkpoint tensor, or `None` for tensors the network does not use.
+pub fn module_path(name: &str) -> Option<String> {
+    let (prefixes, rest) = KEY_RULES.split_at(PREFIX_RULES);
+    let (re, to) = prefixes.iter().find(|(re, _)| re.is_match(name))?;
+    let mut path = re.replace(name, *to).into_owned();
+    for (re, to) in rest {
+        path = re.replace(&path, *to).into_owned();
+    }
+    Some(path)
+}
 
 impl JinaV3Config {
     pub fn validate(&self) -> Result<(), String> {
@@ -84,19 +114,21 @@ impl JinaV3Config {
         self.lora_adaptations.iter().position(|t| t == task)
     }
 
+    /// The network with every parameter lazily initialised: nothing is allocated until a
+    /// parameter is read, and [`Self::load`] replaces them all first.
     pub fn init(&self, device: &Device) -> JinaV3 {
         let (h, t, r) = (self.hidden_size, self.lora_adaptations.len(), self.lora_rank);
         let norm = || LayerNormConfig::new(h).with_epsilon(self.layer_norm_eps).init(device);
         let linear = |out: usize, inp: usize| LoraLinear {
-            weight: Param::from_tensor(Tensor::zeros([out, inp], device)),
-            bias: Param::from_tensor(Tensor::zeros([out], device)),
-            lora_a: Param::from_tensor(Tensor::zeros([t, r, inp], device)),
-            lora_b: Param::from_tensor(Tensor::zeros([t, out, r], device)),
+            weight: Initializer::Zeros.init([out, inp], device),
+            bias: Initializer::Zeros.init([out], device),
+            lora_a: Initializer::Zeros.init([t, r, inp], device),
+            lora_b: Initializer::Zeros.init([t, out, r], device),
         };
         let embedding = |rows: usize| LoraEmbedding {
-            weight: Param::from_tensor(Tensor::zeros([rows, h], device)),
-            lora_a: Param::from_tensor(Tensor::zeros([t, rows, r], device)),
-            lora_b: Param::from_tensor(Tensor::zeros([t, r, h], device)),
+            weight: Initializer::Zeros.init([rows, h], device),
+            lora_a: Initializer::Zeros.init([t, rows, r], device),
+            lora_b: Initializer::Zeros.init([t, r, h], device),
         };
         JinaV3 {
             word: embedding(self.vocab_size),
@@ -117,6 +149,13 @@ impl JinaV3Config {
             lora_scale: self.lora_scale(),
         }
     }
+
+    /// Builds the network from a safetensors stream under the released checkpoint's names,
+    /// converting every tensor to `precision` as it arrives.
+    pub async fn load<S: ByteSource>(&self, src: &mut S, precision: Precision, device: &Device) -> Result<JinaV3> {
+        let tensors = weights::stream_safetensors(src, precision, device, module_path).await?;
+        weights::install(self.init(device), tensors)
+    }
 }
 
 /// Which adapter each row of a batch uses: gather indices and a 0/1 row mask.
@@ -130,13 +169,14 @@ pub struct RowTasks {
 }
 
 impl RowTasks {
-    pub fn new(tasks: &[Option<usize>], device: &Device) -> Self {
+    /// `dtype`: the weights' float dtype.
+    pub fn new(tasks: &[Option<usize>], device: &Device, dtype: DType) -> Self {
         let index: Vec<i32> = tasks.iter().map(|t| t.unwrap_or(0) as i32).collect();
         let on: Vec<f32> = tasks.iter().map(|t| if t.is_some() { 1.0 } else { 0.0 }).collect();
         let n = tasks.len();
         RowTasks {
             index: Tensor::from_data(TensorData::new(index, [n]), device),
-            on: Tensor::from_data(TensorData::new(on, [n, 1, 1]), device),
+            on: Tensor::from_data(TensorData::new(on, [n, 1, 1]).convert_dtype(dtype), (device, dtype)),
             any: tasks.iter().any(Option::is_some),
         }
     }
@@ -265,19 +305,55 @@ impl JinaV3Layer {
     }
 }
 
-/// Casts every float parameter to f32 (checkpoints ship bf16; compute is f32).
-struct ToF32;
+impl LoraLinear {
+    fn merged(self, task: usize, scale: f32) -> Self {
+        let [t, out, r] = self.lora_b.dims();
+        let inp = self.weight.dims()[1];
+        let b = self.lora_b.val().slice([task..task + 1, 0..out, 0..r]).reshape([out, r]);
+        let a = self.lora_a.val().slice([task..task + 1, 0..r, 0..inp]).reshape([r, inp]);
+        let weight = self.weight.val() + b.matmul(a) * scale;
+        let _ = t;
+        LoraLinear { weight: Param::from_tensor(weight), ..self }
+    }
+}
 
-impl ModuleMapper for ToF32 {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|t| t.cast(DType::F32))
+impl LoraEmbedding {
+    fn merged(self, task: usize, scale: f32) -> Self {
+        let [_, rows, r] = self.lora_a.dims();
+        let h = self.weight.dims()[1];
+        let a = self.lora_a.val().slice([task..task + 1, 0..rows, 0..r]).reshape([rows, r]);
+        let b = self.lora_b.val().slice([task..task + 1, 0..r, 0..h]).reshape([r, h]);
+        let weight = self.weight.val() + a.matmul(b) * scale;
+        LoraEmbedding { weight: Param::from_tensor(weight), ..self }
     }
 }
 
 impl JinaV3 {
-    /// The model with every weight in f32.
-    pub fn into_f32(self) -> Self {
-        self.map(&mut ToF32)
+    /// The network with adapter `task` folded into every weight (`W + s·B·A`, once): run it
+    /// with no task per row. One task per model; the alternative to the low-rank path.
+    pub fn merged(self, task: usize) -> Self {
+        let s = self.lora_scale;
+        JinaV3 {
+            word: self.word.merged(task, s),
+            token_type: self.token_type.merged(task, s),
+            layers: self
+                .layers
+                .into_iter()
+                .map(|l| JinaV3Layer {
+                    wqkv: l.wqkv.merged(task, s),
+                    out_proj: l.out_proj.merged(task, s),
+                    fc1: l.fc1.merged(task, s),
+                    fc2: l.fc2.merged(task, s),
+                    ..l
+                })
+                .collect(),
+            ..self
+        }
+    }
+
+    /// The weights' float dtype.
+    pub fn dtype(&self) -> DType {
+        self.word.weight.val().dtype()
     }
 
     /// `[seq]` positions → cos, sin `[1, 1, seq, head_dim]` ("rotate half" layout).
@@ -293,7 +369,10 @@ impl JinaV3 {
                 sin.extend(row.iter().map(|a| a.sin() as f32));
             }
         }
-        let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, seq, head_dim]), device);
+        let dtype = self.dtype();
+        let t = |v: Vec<f32>| {
+            Tensor::<4>::from_data(TensorData::new(v, [1, 1, seq, head_dim]).convert_dtype(dtype), (device, dtype))
+        };
         (t(cos), t(sin))
     }
 
@@ -302,7 +381,7 @@ impl JinaV3 {
     pub fn encode(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>, tasks: &[Option<usize>]) -> Tensor<3> {
         let [batch, seq] = ids.dims();
         let device = ids.device();
-        let tasks = RowTasks::new(tasks, &device);
+        let tasks = RowTasks::new(tasks, &device, self.dtype());
         let s = self.lora_scale;
         let heads = self.layers.first().map(|l| l.heads).unwrap_or(1);
         let hidden = self.word.weight.dims()[1];
@@ -316,9 +395,10 @@ impl JinaV3 {
         x
     }
 
-    /// Mean-pooled states over the mask (padding never pooled), not normalised: `[batch, hidden]`.
+    /// Mean-pooled states over the mask (padding never pooled), in f32, not normalised:
+    /// `[batch, seq]` → `[batch, hidden]`.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>, tasks: &[Option<usize>]) -> Tensor<2> {
-        let states = self.encode(ids, mask.clone(), tasks);
+        let states = self.encode(ids, mask.clone(), tasks).cast(DType::F32);
         crate::models::bert::mean_pool(states, mask)
     }
 }

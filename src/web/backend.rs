@@ -12,6 +12,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Result, TriageError};
+use crate::weights::Precision;
 
 /// What the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +49,17 @@ pub struct Backend {
     pub fallback_adapter: bool,
     /// Why WebGPU was not used, when `auto` fell back to the CPU.
     pub fallback_reason: Option<String>,
+    /// The dtype streamed weights are stored in: f16 on WebGPU devices with `shader-f16`,
+    /// else f32.
+    pub precision: Precision,
 }
 
+/// An initialised WebGPU device: its description, whether it is a software fallback, and
+/// whether it computes in f16.
+type WebGpu = (Device, String, bool, bool);
+
 thread_local! {
-    static WEBGPU: RefCell<Option<(Device, String, bool)>> = const { RefCell::new(None) };
+    static WEBGPU: RefCell<Option<WebGpu>> = const { RefCell::new(None) };
 }
 
 /// Whether `navigator.gpu.requestAdapter()` gives an adapter: whether it is a software
@@ -85,7 +93,7 @@ async fn webgpu_adapter() -> std::result::Result<(bool, String), String> {
     Ok((flag(&info).or_else(|| flag(&adapter)).unwrap_or(false), description))
 }
 
-async fn init_webgpu() -> std::result::Result<(Device, String, bool), String> {
+async fn init_webgpu() -> std::result::Result<WebGpu, String> {
     if let Some(ready) = WEBGPU.with(|w| w.borrow().clone()) {
         return Ok(ready);
     }
@@ -104,7 +112,8 @@ async fn init_webgpu() -> std::result::Result<(Device, String, bool), String> {
     } else {
         info.name.clone()
     };
-    let ready = (device, name, fallback);
+    let f16 = setup.device.features().contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16);
+    let ready = (device, name, fallback, f16);
     WEBGPU.with(|w| *w.borrow_mut() = Some(ready.clone()));
     Ok(ready)
 }
@@ -117,13 +126,19 @@ pub async fn select(choice: BackendChoice) -> Result<Backend> {
         adapter: None,
         fallback_adapter: false,
         fallback_reason: reason,
+        precision: Precision::F32,
     };
     match choice {
         BackendChoice::Cpu => Ok(cpu(None)),
         BackendChoice::WebGpu | BackendChoice::Auto => match init_webgpu().await {
-            Ok((device, adapter, fallback_adapter)) => {
-                Ok(Backend { device, name: "webgpu", adapter: Some(adapter), fallback_adapter, fallback_reason: None })
-            }
+            Ok((device, adapter, fallback_adapter, f16)) => Ok(Backend {
+                device,
+                name: "webgpu",
+                adapter: Some(adapter),
+                fallback_adapter,
+                fallback_reason: None,
+                precision: if f16 { Precision::F16 } else { Precision::F32 },
+            }),
             Err(why) if choice == BackendChoice::Auto => Ok(cpu(Some(why))),
             Err(why) => Err(TriageError::ModelUnavailable(format!("WebGPU was asked for but is not usable: {why}"))),
         },

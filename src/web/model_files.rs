@@ -5,8 +5,11 @@
 //! local models directory's layout, `{base}/{model id}/{file}` (what `models/fetch.py`
 //! writes), so `baseUrl: "/models/"` serves a copy next to the app.
 //!
-//! Files are verified when downloaded, before they enter the cache; a cache hit was
-//! verified on its way in (the Cache API stores a response whole or not at all).
+//! Files stream: a download is read once, split between the Cache API and the reader, and
+//! hashed as it goes; the weights are built tensor by tensor from that stream, so a 1 GB
+//! checkpoint never sits whole in wasm memory. Files with a pinned digest are checked at
+//! the end of the stream, and one that fails is dropped from the cache with the model
+//! built from it.
 //! Progress events follow transformers.js' shape: `{status, file, loaded, total}` with
 //! status `initiate`, `progress` (at most every 1 %), `done`, and `ready` once built.
 
@@ -20,6 +23,7 @@ use web_sys::{Cache, CacheStorage, Response};
 use super::idb::js_error_text;
 use crate::error::{Result, TriageError};
 use crate::registry::{ModelFile, ModelSpec};
+use crate::weights::ByteSource;
 
 /// Name of the Cache API bucket holding model files.
 pub const CACHE_NAME: &str = "triage-models-v1";
@@ -78,85 +82,200 @@ async fn global_fetch(url: &str) -> Result<Response, JsValue> {
     JsFuture::from(promise).await?.dyn_into()
 }
 
-/// Reads a response body chunk by chunk into memory, reporting progress.
-async fn read_body(response: &Response, file: &ModelFile, progress: &Progress<'_>) -> Result<Vec<u8>, JsValue> {
-    let total = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|l| l.parse::<f64>().ok())
-        .unwrap_or(file.size as f64);
-    let Some(body) = response.body() else {
-        let buf = JsFuture::from(response.array_buffer()?).await?;
-        return Ok(Uint8Array::new(&buf).to_vec());
-    };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into()?;
-    let mut bytes = Vec::with_capacity(total as usize);
-    let mut last_reported = 0.0;
-    loop {
-        let chunk = JsFuture::from(reader.read()).await?;
-        if Reflect::get(&chunk, &JsValue::from_str("done"))?.as_bool().unwrap_or(true) {
-            break;
-        }
-        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))?.dyn_into()?;
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-        let loaded = bytes.len() as f64;
-        if loaded - last_reported >= total / 100.0 {
-            last_reported = loaded;
-            progress.emit("progress", Some(file.name), loaded, total);
-        }
-    }
-    Ok(bytes)
+/// One model file read front to back from the cache or the network, hashed as it goes.
+/// A download is split (`tee`) so one branch streams into the Cache API while the other is
+/// read here: neither the file nor its cached copy ever sits whole in wasm memory.
+pub struct ModelFileStream<'a> {
+    spec: &'static ModelSpec,
+    file: &'static ModelFile,
+    url: String,
+    reader: web_sys::ReadableStreamDefaultReader,
+    /// The chunk being read and how far into it.
+    chunk: Option<(Uint8Array, u32)>,
+    hasher: Sha256,
+    loaded: f64,
+    total: f64,
+    last_reported: f64,
+    /// The cache write of a download (its other branch), awaited at the end.
+    caching: Option<(Cache, js_sys::Promise)>,
+    finished: bool,
+    progress: &'a Progress<'a>,
 }
 
-/// One model file's bytes: from the cache, else downloaded, verified and cached.
-pub async fn load_file(
-    spec: &'static ModelSpec,
-    file: &ModelFile,
-    base_url: Option<&str>,
-    progress: &Progress<'_>,
-) -> Result<Vec<u8>> {
-    let url = file_url(spec, base_url, file.name);
-    let cache = cache_storage().await;
-    progress.emit("initiate", Some(file.name), 0.0, file.size as f64);
-    if let Some(cache) = &cache
-        && let Ok(hit) = JsFuture::from(cache.match_with_str(&url)).await
-        && let Ok(response) = hit.dyn_into::<Response>()
-    {
-        let bytes = read_body(&response, file, progress)
-            .await
-            .map_err(|e| unavailable(spec, format!("cannot read cached {url}: {}", js_error_text(&e))))?;
-        progress.emit("done", Some(file.name), bytes.len() as f64, bytes.len() as f64);
-        return Ok(bytes);
-    }
-    let response = global_fetch(&url)
-        .await
-        .map_err(|e| unavailable(spec, format!("cannot fetch {url}: {}", js_error_text(&e))))?;
-    if !response.ok() {
-        return Err(unavailable(spec, format!("{url} answered HTTP {} {}", response.status(), response.status_text())));
-    }
-    let bytes = read_body(&response, file, progress)
-        .await
-        .map_err(|e| unavailable(spec, format!("download of {url} failed: {}", js_error_text(&e))))?;
-    let got = hex::encode(Sha256::digest(&bytes));
-    if got != file.sha256 {
-        return Err(unavailable(
+impl<'a> ModelFileStream<'a> {
+    /// Opens a model file: the cached copy, else a download (which is cached as it is read).
+    pub async fn open(
+        spec: &'static ModelSpec,
+        file: &'static ModelFile,
+        base_url: Option<&str>,
+        progress: &'a Progress<'a>,
+    ) -> Result<Self> {
+        let url = file_url(spec, base_url, file.name);
+        let cache = cache_storage().await;
+        progress.emit("initiate", Some(file.name), 0.0, file.size as f64);
+        let cached = match &cache {
+            Some(cache) => {
+                JsFuture::from(cache.match_with_str(&url)).await.ok().and_then(|r| r.dyn_into::<Response>().ok())
+            }
+            None => None,
+        };
+        let (response, caching) = match cached {
+            Some(hit) => (hit, None),
+            None => {
+                let response = global_fetch(&url)
+                    .await
+                    .map_err(|e| unavailable(spec, format!("cannot fetch {url}: {}", js_error_text(&e))))?;
+                if !response.ok() {
+                    return Err(unavailable(
+                        spec,
+                        format!("{url} answered HTTP {} {}", response.status(), response.status_text()),
+                    ));
+                }
+                match (&cache, response.body()) {
+                    (Some(cache), Some(body)) => {
+                        let branches = body.tee();
+                        let to_cache: web_sys::ReadableStream = branches.get(0).unchecked_into();
+                        let to_read: web_sys::ReadableStream = branches.get(1).unchecked_into();
+                        let headers = web_sys::ResponseInit::new();
+                        headers.set_headers(&response.headers());
+                        let copy = Response::new_with_opt_readable_stream_and_init(Some(&to_cache), &headers)
+                            .map_err(|e| TriageError::internal("caching a model file", js_error_text(&e)))?;
+                        let put = cache.put_with_str(&url, &copy);
+                        let read = Response::new_with_opt_readable_stream_and_init(Some(&to_read), &headers)
+                            .map_err(|e| TriageError::internal("reading a model file", js_error_text(&e)))?;
+                        (read, Some((cache.clone(), put)))
+                    }
+                    _ => (response, None),
+                }
+            }
+        };
+        let total = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|l| l.parse::<f64>().ok())
+            .unwrap_or(file.size as f64);
+        let body = match response.body() {
+            Some(body) => body,
+            // A body-less response (an empty file) reads as an empty stream.
+            None => web_sys::ReadableStream::new()
+                .map_err(|e| TriageError::internal("empty model file", js_error_text(&e)))?,
+        };
+        let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+        Ok(Self {
             spec,
-            format!("{url} has sha256 {got}, expected {}: the file is damaged or not this model's", file.sha256),
-        ));
+            file,
+            url,
+            reader,
+            chunk: None,
+            hasher: Sha256::new(),
+            loaded: 0.0,
+            total,
+            last_reported: 0.0,
+            caching,
+            finished: false,
+            progress,
+        })
     }
-    if let Some(cache) = &cache {
-        // A full quota only costs the offline copy; the model still loads.
-        let copy = Uint8Array::from(bytes.as_slice());
-        if let Ok(response) = Response::new_with_opt_buffer_source(Some(&copy)) {
-            let _ = JsFuture::from(cache.put_with_str(&url, &response)).await;
+
+    /// Next chunk of the body, `None` at its end.
+    async fn next_chunk(&mut self) -> Result<Option<Uint8Array>> {
+        let failed = |e: JsValue| unavailable(self.spec, format!("reading {} failed: {}", self.url, js_error_text(&e)));
+        let chunk = JsFuture::from(self.reader.read()).await.map_err(failed)?;
+        if Reflect::get(&chunk, &JsValue::from_str("done")).map_err(failed)?.as_bool().unwrap_or(true) {
+            return Ok(None);
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value")).map_err(failed)?.unchecked_into();
+        Ok(Some(value))
+    }
+
+    /// Reads to the end, then checks the pinned digest and lets the cache write finish. A
+    /// file that fails its digest is removed from the cache.
+    pub async fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        let mut sink = vec![0u8; 1 << 20];
+        while self.read(&mut sink).await? > 0 {}
+        Ok(())
+    }
+
+    async fn at_end(&mut self) -> Result<()> {
+        self.finished = true;
+        let got = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let caching = self.caching.take();
+        if let Some((_, put)) = &caching {
+            // A full quota only costs the offline copy; the model still loads.
+            let _ = JsFuture::from(put.clone()).await;
+        }
+        if let Some(expected) = self.file.sha256
+            && got != expected
+        {
+            if let Some(cache) = cache_storage().await {
+                let _ = JsFuture::from(cache.delete_with_str(&self.url)).await;
+            }
+            return Err(unavailable(
+                self.spec,
+                format!("{} has sha256 {got}, expected {expected}: the file is damaged or not this model's", self.url),
+            ));
+        }
+        self.progress.emit("done", Some(self.file.name), self.loaded, self.loaded);
+        Ok(())
+    }
+
+    /// The whole file (config, tokenizer).
+    pub async fn read_all(&mut self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = self.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(bytes);
+            }
+            bytes.extend_from_slice(&buf[..n]);
         }
     }
-    progress.emit("done", Some(file.name), bytes.len() as f64, bytes.len() as f64);
-    Ok(bytes)
+}
+
+impl Drop for ModelFileStream<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Stop a download nobody reads any more (a failed load); the cache branch errors
+            // and nothing half-written is kept.
+            let _ = self.reader.cancel();
+        }
+    }
+}
+
+impl ByteSource for ModelFileStream<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.finished || buf.is_empty() {
+            return Ok(0);
+        }
+        let (chunk, offset) = match self.chunk.take() {
+            Some(c) => c,
+            None => match self.next_chunk().await? {
+                Some(c) => (c, 0),
+                None => {
+                    self.at_end().await?;
+                    return Ok(0);
+                }
+            },
+        };
+        let n = (chunk.length() - offset).min(buf.len() as u32);
+        chunk.subarray(offset, offset + n).copy_to(&mut buf[..n as usize]);
+        self.hasher.update(&buf[..n as usize]);
+        if offset + n < chunk.length() {
+            self.chunk = Some((chunk, offset + n));
+        }
+        self.loaded += n as f64;
+        if self.loaded - self.last_reported >= self.total / 100.0 {
+            self.last_reported = self.loaded;
+            self.progress.emit("progress", Some(self.file.name), self.loaded, self.total);
+        }
+        Ok(n as usize)
+    }
 }
 
 /// Whether every file of the model is in the cache (a reload would be offline).

@@ -1,0 +1,385 @@
+//! Streaming safetensors loading: a checkpoint is read front to back, one tensor at a time,
+//! converted on the host to the dtype the device computes in, uploaded, and its host bytes
+//! dropped before the next is read. So loading never holds the file and the model at once:
+//! peak memory is the model in its target dtype plus one tensor in flight (at most one
+//! 1 MiB chunk of source bytes besides it). The same code reads a file natively and a Cache
+//! API response stream in the browser (see [`ByteSource`]).
+//!
+//! Format: <https://github.com/huggingface/safetensors#format> — an 8-byte little-endian
+//! header length, a JSON header `{name: {dtype, shape, data_offsets: [begin, end]}}` with
+//! offsets relative to the end of the header, then the tensors' bytes.
+//!
+//! Tensors are installed into a module built with lazily initialised parameters
+//! ([`burn::nn::Initializer`]), so the module never allocates its own copy of the weights.
+
+use std::collections::HashMap;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use half::{bf16, f16};
+use serde_json::Value;
+
+use crate::error::{Result, TriageError};
+
+/// Largest header accepted (the released checkpoints' headers are tens of KB).
+const MAX_HEADER_BYTES: u64 = 100 << 20;
+/// Source bytes read and converted per step.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// A reader of bytes in order: a file natively, a response body in the browser.
+#[allow(async_fn_in_trait)]
+pub trait ByteSource {
+    /// Reads up to `buf.len()` bytes; `Ok(0)` only at the end of the stream.
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+}
+
+impl ByteSource for std::fs::File {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        std::io::Read::read(self, buf).map_err(|e| TriageError::ModelUnavailable(format!("reading weights: {e}")))
+    }
+}
+
+/// An in-memory checkpoint (tests, small models).
+impl ByteSource for &[u8] {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let n = buf.len().min(self.len());
+        buf[..n].copy_from_slice(&self[..n]);
+        *self = &self[n..];
+        Ok(n)
+    }
+}
+
+async fn read_exact<S: ByteSource>(src: &mut S, mut buf: &mut [u8]) -> Result<()> {
+    while !buf.is_empty() {
+        let n = src.read(buf).await?;
+        if n == 0 {
+            return Err(bad("the file ends before its last tensor (truncated download?)"));
+        }
+        buf = &mut buf[n..];
+    }
+    Ok(())
+}
+
+fn bad(why: impl std::fmt::Display) -> TriageError {
+    TriageError::ModelUnavailable(format!("model.safetensors: {why}"))
+}
+
+/// Source dtypes a float tensor may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceDType {
+    F32,
+    F16,
+    BF16,
+}
+
+impl SourceDType {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "F32" => Some(Self::F32),
+            "F16" => Some(Self::F16),
+            "BF16" => Some(Self::BF16),
+            _ => None,
+        }
+    }
+
+    fn width(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 | Self::BF16 => 2,
+        }
+    }
+
+    fn to_f32(self, b: &[u8]) -> f32 {
+        match self {
+            Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            Self::F16 => f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32(),
+            Self::BF16 => bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32(),
+        }
+    }
+}
+
+/// One tensor of the header.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    dtype: SourceDType,
+    shape: Vec<usize>,
+    begin: u64,
+    end: u64,
+}
+
+fn parse_header(json: &[u8]) -> Result<Vec<Entry>> {
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(json).map_err(|e| bad(format!("bad header: {e}")))?;
+    let mut entries = Vec::new();
+    for (name, v) in header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype_name = v["dtype"].as_str().unwrap_or("?");
+        let dtype = SourceDType::parse(dtype_name)
+            .ok_or_else(|| bad(format!("tensor {name} has dtype {dtype_name}; only F32, F16 and BF16 are read")))?;
+        let shape: Option<Vec<usize>> =
+            v["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
+        let offsets: Option<Vec<u64>> =
+            v["data_offsets"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect());
+        let (Some(shape), Some([begin, end])) =
+            (shape, offsets.as_deref().map(|o| <[u64; 2]>::try_from(o).ok()).flatten())
+        else {
+            return Err(bad(format!("tensor {name} has no valid shape or data_offsets")));
+        };
+        let elements = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        if elements.and_then(|n| n.checked_mul(dtype.width() as u64)) != end.checked_sub(begin) {
+            return Err(bad(format!(
+                "tensor {name}: shape {shape:?} does not match its {} bytes",
+                end.saturating_sub(begin)
+            )));
+        }
+        entries.push(Entry { name, dtype, shape, begin, end });
+    }
+    entries.sort_by_key(|e| e.begin);
+    if entries.windows(2).any(|w| w[0].end > w[1].begin) {
+        return Err(bad("tensors overlap"));
+    }
+    Ok(entries)
+}
+
+/// The dtype tensors are stored in on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    /// Half precision (WebGPU adapters with `shader-f16`).
+    F16,
+}
+
+impl Precision {
+    pub fn dtype(self) -> DType {
+        match self {
+            Self::F32 => DType::F32,
+            Self::F16 => DType::F16,
+        }
+    }
+
+    fn width(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+        }
+    }
+}
+
+/// A tensor of the checkpoint uploaded flat: its checkpoint name, shape and `[numel]` data.
+pub struct Loaded {
+    pub shape: Vec<usize>,
+    pub tensor: Tensor<1>,
+}
+
+/// Reads a safetensors stream tensor by tensor, keeping the ones `wanted` names (mapped to
+/// module paths by it; `None` skips a tensor, e.g. an unused pooler), each converted to
+/// `precision` and uploaded to `device` as soon as its bytes are in.
+pub async fn stream_safetensors<S: ByteSource>(
+    src: &mut S,
+    precision: Precision,
+    device: &Device,
+    wanted: impl Fn(&str) -> Option<String>,
+) -> Result<HashMap<String, Loaded>> {
+    let mut len = [0u8; 8];
+    read_exact(src, &mut len).await?;
+    let header_len = u64::from_le_bytes(len);
+    if header_len > MAX_HEADER_BYTES {
+        return Err(bad(format!("header of {header_len} bytes: not a safetensors file")));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    read_exact(src, &mut header).await?;
+    let entries = parse_header(&header)?;
+    drop(header);
+
+    let mut out = HashMap::new();
+    let mut position = 0u64;
+    let mut chunk = vec![0u8; CHUNK_BYTES];
+    for entry in entries {
+        // Skip the gap before this tensor (none in files written by the safetensors library).
+        while position < entry.begin {
+            let n = ((entry.begin - position) as usize).min(CHUNK_BYTES);
+            read_exact(src, &mut chunk[..n]).await?;
+            position += n as u64;
+        }
+        let target = wanted(&entry.name);
+        let mut remaining = (entry.end - entry.begin) as usize;
+        let numel = remaining / entry.dtype.width();
+        let mut f32s: Vec<f32> = Vec::new();
+        let mut f16s: Vec<f16> = Vec::new();
+        if target.is_some() {
+            match precision {
+                Precision::F32 => f32s.reserve_exact(numel),
+                Precision::F16 => f16s.reserve_exact(numel),
+            }
+        }
+        let step = CHUNK_BYTES - CHUNK_BYTES % entry.dtype.width();
+        while remaining > 0 {
+            let n = remaining.min(step);
+            read_exact(src, &mut chunk[..n]).await?;
+            if target.is_some() {
+                let values = chunk[..n].chunks_exact(entry.dtype.width()).map(|b| entry.dtype.to_f32(b));
+                match precision {
+                    Precision::F32 => f32s.extend(values),
+                    Precision::F16 => f16s.extend(values.map(f16::from_f32)),
+                }
+            }
+            remaining -= n;
+        }
+        position = entry.end;
+        if let Some(path) = target {
+            let data = match precision {
+                Precision::F32 => TensorData::new(f32s, [numel]),
+                Precision::F16 => TensorData::new(f16s, [numel]),
+            };
+            let tensor = Tensor::<1>::from_data(data, (device, precision.dtype()));
+            out.insert(path, Loaded { shape: entry.shape, tensor });
+        }
+    }
+    Ok(out)
+}
+
+/// Bytes a set of tensors takes on the device.
+pub fn loaded_bytes(tensors: &HashMap<String, Loaded>, precision: Precision) -> usize {
+    tensors.values().map(|t| t.shape.iter().product::<usize>() * precision.width()).sum()
+}
+
+/// Puts loaded tensors into a module's float parameters by path (`layers.3.fc1.weight`),
+/// checking every shape; the parameters' lazy initialisers never run.
+struct Install {
+    tensors: HashMap<String, Loaded>,
+    path: Vec<String>,
+    missing: Vec<String>,
+    mismatched: Vec<String>,
+}
+
+impl ModuleMapper for Install {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let path = self.path.join(".");
+        let want = param.lazy_shape();
+        match self.tensors.remove(&path) {
+            None => {
+                self.missing.push(path);
+                param
+            }
+            Some(t) if t.shape != want.as_slice() => {
+                self.mismatched.push(format!("{path}: checkpoint {:?}, network {:?}", t.shape, want.as_slice()));
+                param
+            }
+            Some(t) => {
+                let shape: [usize; D] = match t.shape.clone().try_into() {
+                    Ok(s) => s,
+                    Err(_) => {
+                        self.mismatched.push(format!("{path}: rank {} ≠ {D}", t.shape.len()));
+                        return param;
+                    }
+                };
+                Param::initialized(param.id, t.tensor.reshape(shape))
+            }
+        }
+    }
+}
+
+/// Installs `tensors` into `module`: every float parameter must be found with its shape, and
+/// every tensor must be used.
+pub fn install<M: Module>(module: M, tensors: HashMap<String, Loaded>) -> Result<M> {
+    let mut mapper = Install { tensors, path: Vec::new(), missing: Vec::new(), mismatched: Vec::new() };
+    let module = module.map(&mut mapper);
+    let mut problems = Vec::new();
+    if !mapper.missing.is_empty() {
+        problems.push(format!("missing {}", mapper.missing.join(", ")));
+    }
+    if !mapper.mismatched.is_empty() {
+        problems.push(format!("wrong shape {}", mapper.mismatched.join("; ")));
+    }
+    if !mapper.tensors.is_empty() {
+        let mut unused: Vec<_> = mapper.tensors.into_keys().collect();
+        unused.sort();
+        problems.push(format!("not in the network {}", unused.join(", ")));
+    }
+    if problems.is_empty() {
+        Ok(module)
+    } else {
+        Err(bad(format!("weights do not fit the network: {}", problems.join("; "))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {
+        let mut header = serde_json::Map::new();
+        let mut data = Vec::new();
+        for (name, dtype, shape, bytes) in tensors {
+            let begin = data.len();
+            data.extend_from_slice(bytes);
+            header.insert(
+                name.to_string(),
+                serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [begin, data.len()]}),
+            );
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut out = (header.len() as u64).to_le_bytes().to_vec();
+        out.extend(header);
+        out.extend(data);
+        out
+    }
+
+    fn values(t: &Loaded) -> Vec<f32> {
+        t.tensor.clone().into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn reads_each_dtype_and_skips_unwanted() {
+        let f32s: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bf16s: Vec<u8> = [0.5f32, 3.0, -1.0].iter().flat_map(|&x| bf16::from_f32(x).to_le_bytes()).collect();
+        let f16s: Vec<u8> = [0.25f32, 8.0].iter().flat_map(|&x| f16::from_f32(x).to_le_bytes()).collect();
+        let bytes = file(&[
+            ("a", "F32", &[2], f32s),
+            ("b", "BF16", &[3, 1], bf16s),
+            ("skip", "F32", &[1], 7f32.to_le_bytes().to_vec()),
+            ("c", "F16", &[1, 2], f16s),
+        ]);
+        let device = Device::flex();
+        let got = block(stream_safetensors(&mut bytes.as_slice(), Precision::F32, &device, |n| {
+            (n != "skip").then(|| format!("m.{n}"))
+        }))
+        .unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(values(&got["m.a"]), [1.5, -2.0]);
+        assert_eq!(values(&got["m.b"]), [0.5, 3.0, -1.0]);
+        assert_eq!(got["m.b"].shape, [3, 1]);
+        assert_eq!(values(&got["m.c"]), [0.25, 8.0]);
+    }
+
+    #[test]
+    fn truncated_and_malformed_files_are_refused() {
+        let bytes = file(&[("a", "F32", &[4], vec![0; 16])]);
+        let device = Device::flex();
+        let run = |b: &[u8]| block(stream_safetensors(&mut &b[..], Precision::F32, &device, |n| Some(n.into())));
+        assert!(run(&bytes).is_ok());
+        let cut = run(&bytes[..bytes.len() - 1]).err().unwrap().to_string();
+        assert!(cut.contains("truncated"), "{cut}");
+        assert!(run(&[0xff; 8]).err().unwrap().to_string().contains("not a safetensors file"));
+        let wrong = file(&[("a", "F32", &[5], vec![0; 16])]);
+        assert!(run(&wrong).err().unwrap().to_string().contains("does not match"));
+        let int = file(&[("a", "I64", &[2], vec![0; 16])]);
+        assert!(run(&int).err().unwrap().to_string().contains("I64"));
+    }
+
+    /// Drives a future that never waits (an in-memory source) to completion.
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        pollster::block_on(f)
+    }
+}
