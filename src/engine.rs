@@ -28,10 +28,15 @@ const LABEL_CACHE_CAPACITY: usize = 16_384;
 
 pub struct Engine<S: ClassifierStore> {
     store: S,
+    /// The model of requests that name none.
+    default_model: &'static ModelSpec,
     loader: ModelLoader,
     models: Mutex<HashMap<&'static str, Arc<TextEncoder>>>,
-    label_cache: Mutex<HashMap<(&'static str, TaskChoice, String), Vec<f32>>>,
+    label_cache: Mutex<HashMap<LabelKey, Vec<f32>>>,
 }
+
+/// A cached label embedding: model, adapter, label text.
+type LabelKey = (&'static str, TaskChoice, String);
 
 /// Texts embedded for a request, and how many tokens that took.
 struct Embedded {
@@ -61,8 +66,28 @@ fn texts_of<'a>(spec: &ModelSpec, inputs: impl Iterator<Item = &'a Input>) -> Re
 }
 
 impl<S: ClassifierStore> Engine<S> {
+    /// An engine whose default model is the registry's ([`registry::DEFAULT_MODEL`]).
     pub fn new(store: S, loader: ModelLoader) -> Self {
-        Self { store, loader, models: Mutex::default(), label_cache: Mutex::default() }
+        let default_model = registry::find(registry::DEFAULT_MODEL).expect("the registry has its default model");
+        Self { store, default_model, loader, models: Mutex::default(), label_cache: Mutex::default() }
+    }
+
+    /// Sets the model serving requests that name none.
+    pub fn with_default_model(mut self, spec: &'static ModelSpec) -> Self {
+        self.default_model = spec;
+        self
+    }
+
+    pub fn default_model(&self) -> &'static ModelSpec {
+        self.default_model
+    }
+
+    /// The model a request names, or the default.
+    fn spec_of(&self, model: &Option<String>) -> Result<&'static ModelSpec> {
+        match model {
+            Some(id) => registry::find(id),
+            None => Ok(self.default_model),
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -141,7 +166,7 @@ impl<S: ClassifierStore> Engine<S> {
     }
 
     async fn zero_shot(&self, request: &ZeroShotRequest) -> Result<ClassificationResponse> {
-        let spec = registry::find(&request.model)?;
+        let spec = self.spec_of(&request.model)?;
         let texts = texts_of(spec, request.input.iter())?;
         let model = self.model(spec)?;
         let task = model.task(request.task.as_deref())?;
@@ -235,7 +260,7 @@ impl<S: ClassifierStore> Engine<S> {
         let items = request.items();
         let (record, expected, tokens) = match request {
             TrainRequest::Create { model, access, task, .. } => {
-                let spec = registry::find(model)?;
+                let spec = self.spec_of(model)?;
                 let (examples, tokens, dim) = self.embed_items(spec, task.as_deref(), items).await?;
                 let mut classifier = PassiveAggressive::new(dim);
                 classifier.train(&examples, num_iters);
@@ -280,7 +305,7 @@ impl<S: ClassifierStore> Engine<S> {
     /// loads models asynchronously (the browser) load it before calling [`Self::classify`].
     pub async fn classify_model(&self, request: &ClassifyRequest) -> Result<&'static ModelSpec> {
         match request {
-            ClassifyRequest::ZeroShot(z) => registry::find(&z.model),
+            ClassifyRequest::ZeroShot(z) => self.spec_of(&z.model),
             ClassifyRequest::FewShot { classifier_id, .. } => {
                 registry::find(&self.find_classifier(classifier_id).await?.model)
             }
@@ -290,7 +315,7 @@ impl<S: ClassifierStore> Engine<S> {
     /// The model a train request needs (see [`Self::classify_model`]).
     pub async fn train_model(&self, request: &TrainRequest) -> Result<&'static ModelSpec> {
         match request {
-            TrainRequest::Create { model, .. } => registry::find(model),
+            TrainRequest::Create { model, .. } => self.spec_of(model),
             TrainRequest::Update { classifier_id, .. } => {
                 registry::find(&self.find_classifier(classifier_id).await?.model)
             }
@@ -304,7 +329,7 @@ impl<S: ClassifierStore> Engine<S> {
 
     /// `POST /v1/embeddings`: Jina's embeddings call on the same models.
     pub async fn embeddings(&self, request: &EmbeddingsRequest) -> Result<EmbeddingResponse> {
-        let spec = registry::find(&request.model)?;
+        let spec = self.spec_of(&request.model)?;
         let model = self.model(spec)?;
         let dim = model.dim();
         let width = match request.dimensions {

@@ -66,7 +66,7 @@ enum Command {
     Models,
     /// Embeddings per second at batch 1, 8 and 32 on ~64-token sentences (JSON lines).
     Bench {
-        #[arg(long, default_value = registry::DEFAULT_MODEL)]
+        #[arg(long, default_value = registry::OFFLINE_DEFAULT_MODEL)]
         model: String,
         #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 8, 32])]
         batches: Vec<usize>,
@@ -153,7 +153,23 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), TriageError> {
 fn run(cli: Cli) -> Result<(), TriageError> {
     let device = device(cli.backend)?;
     let store = FsStore::open(cli.store.clone().unwrap_or_else(default_store))?;
-    let engine = Engine::new(store, loader(cli.models_dir.clone(), device, cli.quiet));
+    // Jina's default model when its files are here; else the one every machine can fetch.
+    let mut default_model = registry::find(registry::DEFAULT_MODEL)?;
+    if !default_model.files.iter().all(|f| cli.models_dir.join(default_model.id).join(f.name).exists()) {
+        let fallback = registry::find(registry::OFFLINE_DEFAULT_MODEL)?;
+        if !cli.quiet {
+            eprintln!(
+                "triage: {} is not in {} (see `python3 models/fetch.py {}`); requests naming no model use {}",
+                default_model.id,
+                cli.models_dir.display(),
+                default_model.id,
+                fallback.id
+            );
+        }
+        default_model = fallback;
+    }
+    let engine =
+        Engine::new(store, loader(cli.models_dir.clone(), device, cli.quiet)).with_default_model(default_model);
     match cli.command {
         Command::Classify { data } => {
             let body = parse_body(&read_body(data.as_deref())?)?;

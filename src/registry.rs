@@ -179,8 +179,12 @@ pub const MODELS: &[ModelSpec] = &[
     },
 ];
 
-/// The model used when a request names none (CLI conveniences only; the API requires one).
-pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
+/// The model serving requests that name none: Jina's classifier model.
+pub const DEFAULT_MODEL: &str = "jina-embeddings-v3";
+
+/// The default when jina-embeddings-v3's files are not on the machine (natively no registry
+/// package ships them): the CLI and server fall back to it and say so.
+pub const OFFLINE_DEFAULT_MODEL: &str = "all-minilm-l6-v2";
 
 pub fn find(id: &str) -> Result<&'static ModelSpec, TriageError> {
     MODELS.iter().find(|m| m.id == id).ok_or_else(|| TriageError::ModelNotFound {

@@ -198,7 +198,7 @@ impl Triage {
             Err(TriageError::ModelUnavailable(format!("Model '{}' is not loaded in this page", spec.id)))
         });
         let inner = Rc::new(Inner {
-            engine: Engine::new(store, loader),
+            engine: Engine::new(store, loader).with_default_model(default_model),
             backend,
             base_url,
             on_progress,

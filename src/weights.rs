@@ -123,8 +123,7 @@ fn parse_header(json: &[u8]) -> Result<Vec<Entry>> {
             v["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
         let offsets: Option<Vec<u64>> =
             v["data_offsets"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect());
-        let (Some(shape), Some([begin, end])) =
-            (shape, offsets.as_deref().map(|o| <[u64; 2]>::try_from(o).ok()).flatten())
+        let (Some(shape), Some([begin, end])) = (shape, offsets.as_deref().and_then(|o| <[u64; 2]>::try_from(o).ok()))
         else {
             return Err(bad(format!("tensor {name} has no valid shape or data_offsets")));
         };

