@@ -10,8 +10,8 @@ const seconds = Number(params.get("seconds") ?? 5);
 const skip = new Set((params.get("skip") ?? "").split(",").filter(Boolean)); // "512x8": cases left out
 const log = (m) => { document.getElementById("log").textContent += m + "\n"; };
 
-// XLM-R reads "hello" as one piece: N−2 of them plus <s> and </s> are N tokens (checked below).
-const text = (n) => Array(n - 2).fill("hello").join(" ");
+// XLM-R reads " the" as one piece: N−2 of them plus <s> and </s> are N tokens (checked below).
+const text = (n) => Array(n - 2).fill("the").join(" ");
 
 async function run() {
   const triage = await import("triage-classify");

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# jina-embeddings-v3 benchmark (not a test), natively: a full-size checkpoint with random
+# weights (benches/v3/make_checkpoint.py, generated once into DIR, never committed) loaded by
+# triage (flex: low-rank LoRA and merged; wgpu) and by transformers' JinaEmbeddingsV3Model
+# (PyTorch CPU, f32, merged adapter) in the same run: load time, peak RSS while loading
+# (/usr/bin/time -v, a process that only loads), emb/s at each token length and batch.
+#
+#   bash benches/v3/run.sh [DIR] [seconds-per-case] [tokens] [batches]
+#
+# Needs: a Python with torch, transformers==5.23.0, safetensors (PYTHON=...), the XLM-R
+# tokenizer (python3 models/fetch.py multilingual-e5-small), /usr/bin/time; for wgpu a
+# Vulkan driver (Debian: mesa-vulkan-drivers).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DIR="${1:-models/cache/_random}"
+SECS="${2:-5}"
+TOKENS="${3:-32,512}"
+BATCHES="${4:-1,8}"
+PYTHON="${PYTHON:-python3}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[ -f "$DIR/jina-embeddings-v3/model.safetensors" ] || "$PYTHON" benches/v3/make_checkpoint.py "$DIR"
+cargo build --release --features wgpu --quiet
+BIN="$CARGO_TARGET_DIR/release/triage"
+peak() { grep "Maximum resident" "$1" | awk '{print $6 * 1024}'; }
+for args in "--backend flex" "--backend flex --merged" "--backend wgpu"; do
+  /usr/bin/time -v "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args 2>/tmp/v3-time.txt \
+    | sed "s/}\$/,\"peak_rss_bytes\":$(peak /tmp/v3-time.txt 2>/dev/null || echo null)}/" || true
+done
+/usr/bin/time -v "$PYTHON" benches/v3/peer.py "$DIR" --load-only 2>/tmp/v3-time.txt | sed "s/}\$/, \"peak_rss_bytes\": $(peak /tmp/v3-time.txt)}/"
+"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex
+"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex --merged
+"$PYTHON" benches/v3/peer.py "$DIR" --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS"
+"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend wgpu \
+  || echo '{"note": "wgpu backend unavailable on this machine"}'
