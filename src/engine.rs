@@ -83,7 +83,7 @@ impl<S: ClassifierStore> Engine<S> {
     }
 
     /// The model a request names, or the default.
-    fn spec_of(&self, model: &Option<String>) -> Result<&'static ModelSpec> {
+    pub fn spec_of(&self, model: &Option<String>) -> Result<&'static ModelSpec> {
         match model {
             Some(id) => registry::find(id),
             None => Ok(self.default_model),

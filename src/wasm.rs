@@ -275,7 +275,7 @@ impl Triage {
             let mut body = body?;
             default_model(&mut body, inner.default_model);
             let request = EmbeddingsRequest::from_json(&body)?;
-            inner.ensure_model(registry::find(&request.model)?).await?;
+            inner.ensure_model(inner.engine.spec_of(&request.model)?).await?;
             response_js(&inner.engine.embeddings(&request).await?)
         })
     }
