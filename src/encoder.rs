@@ -16,7 +16,7 @@ use crate::error::{Result, TriageError};
 use crate::models::bert::{self, Bert, BertConfig};
 use crate::models::jina_v3::{JinaV3, JinaV3Config};
 use crate::registry::{Architecture, ModelSpec};
-use crate::weights::{ByteSource, Precision};
+use crate::weights::{self, ByteSource, Precision};
 
 /// Sequences per forward pass.
 pub const BATCH_SIZE: usize = 32;
@@ -55,9 +55,13 @@ pub fn verify_sha256(spec: &ModelSpec, name: &str, bytes: &[u8]) -> Result<()> {
     check_digest(spec, name, Sha256::digest(bytes).into())
 }
 
-/// Checks a file on disk against the registry, streaming it (weights can be large).
+/// Checks a file on disk against the registry, streaming it (weights can be large); a file
+/// with no pinned digest is not read at all.
 fn verify_file(spec: &ModelSpec, name: &str, path: &Path) -> Result<()> {
     use std::io::Read;
+    if !spec.files.iter().any(|f| f.name == name && f.sha256.is_some()) {
+        return Ok(());
+    }
     let mut file = std::fs::File::open(path)
         .map_err(|e| TriageError::ModelUnavailable(format!("cannot open {}: {e}", path.display())))?;
     let mut hasher = Sha256::new();
@@ -83,11 +87,6 @@ fn check_digest(spec: &ModelSpec, name: &str, digest: [u8; 32]) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Whether the registry pins a digest for this file.
-pub fn is_pinned(spec: &ModelSpec, name: &str) -> bool {
-    spec.files.iter().any(|f| f.name == name && f.sha256.is_some())
 }
 
 /// Loads a tokenizer.json with its baked-in padding and truncation replaced: triage pads
@@ -134,15 +133,7 @@ impl TextEncoder {
                     )));
                 }
                 // Small models: read whole, then burn's store maps BERT's names and layouts.
-                let mut bytes = Vec::new();
-                let mut chunk = vec![0u8; 1 << 20];
-                loop {
-                    let n = weights.read(&mut chunk).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    bytes.extend_from_slice(&chunk[..n]);
-                }
+                let bytes = weights::read_to_end(weights).await?;
                 let mut model = cfg.init(device);
                 let mut store = bert::KEY_MAP
                     .iter()
@@ -212,9 +203,7 @@ impl TextEncoder {
         if verify {
             verify_sha256(spec, "config.json", &config)?;
             verify_sha256(spec, "tokenizer.json", &tokenizer)?;
-            if is_pinned(spec, "model.safetensors") {
-                verify_file(spec, "model.safetensors", &path)?;
-            }
+            verify_file(spec, "model.safetensors", &path)?;
         }
         // A file never makes the loader wait, so blocking on it is immediate.
         pollster::block_on(Self::load(spec, &config, &tokenizer, &mut weights, device, Precision::F32))

@@ -31,6 +31,7 @@ use crate::registry::{self, ModelSpec};
 use crate::web::backend::{self, Backend, BackendChoice};
 use crate::web::idb::IdbStore;
 use crate::web::model_files::{self, ModelFileStream, Progress};
+use crate::weights::read_to_end;
 
 /// Default IndexedDB database name.
 pub const DEFAULT_DATABASE: &str = "triage";
@@ -104,7 +105,6 @@ struct Inner {
     backend: Backend,
     base_url: Option<String>,
     on_progress: Option<Function>,
-    default_model: &'static ModelSpec,
     loading: RefCell<HashMap<&'static str, Loading>>,
 }
 
@@ -139,8 +139,10 @@ impl Inner {
                 .ok_or_else(|| TriageError::Internal(format!("registry entry '{}' lacks {name}", spec.id)))
         };
         let base = self.base_url.as_deref();
-        let config = ModelFileStream::open(spec, file("config.json")?, base, &progress).await?.read_all().await?;
-        let tokenizer = ModelFileStream::open(spec, file("tokenizer.json")?, base, &progress).await?.read_all().await?;
+        let config =
+            read_to_end(&mut ModelFileStream::open(spec, file("config.json")?, base, &progress).await?).await?;
+        let tokenizer =
+            read_to_end(&mut ModelFileStream::open(spec, file("tokenizer.json")?, base, &progress).await?).await?;
         let mut weights = ModelFileStream::open(spec, file("model.safetensors")?, base, &progress).await?;
         let device = &self.backend.device;
         let encoder =
@@ -202,7 +204,6 @@ impl Triage {
             backend,
             base_url,
             on_progress,
-            default_model,
             loading: RefCell::default(),
         });
         inner.ensure_model(default_model).await?;
@@ -228,7 +229,7 @@ impl Triage {
     /// The model used by requests that name none.
     #[wasm_bindgen(getter)]
     pub fn model(&self) -> String {
-        self.inner.default_model.id.to_string()
+        self.inner.engine.default_model().id.to_string()
     }
 
     /// Loads a model now (else it loads on first use).
@@ -246,9 +247,7 @@ impl Triage {
         let inner = self.inner.clone();
         let body = request_json(&request);
         promise(async move {
-            let mut body = body?;
-            default_model(&mut body, inner.default_model);
-            let request = ClassifyRequest::from_json(&body)?;
+            let request = ClassifyRequest::from_json(&body?)?;
             inner.ensure_model(inner.engine.classify_model(&request).await?).await?;
             response_js(&inner.engine.classify(&request).await?)
         })
@@ -259,9 +258,7 @@ impl Triage {
         let inner = self.inner.clone();
         let body = request_json(&request);
         promise(async move {
-            let mut body = body?;
-            default_model(&mut body, inner.default_model);
-            let request = TrainRequest::from_json(&body)?;
+            let request = TrainRequest::from_json(&body?)?;
             inner.ensure_model(inner.engine.train_model(&request).await?).await?;
             response_js(&inner.engine.train(&request).await?)
         })
@@ -272,9 +269,7 @@ impl Triage {
         let inner = self.inner.clone();
         let body = request_json(&request);
         promise(async move {
-            let mut body = body?;
-            default_model(&mut body, inner.default_model);
-            let request = EmbeddingsRequest::from_json(&body)?;
+            let request = EmbeddingsRequest::from_json(&body?)?;
             inner.ensure_model(inner.engine.spec_of(&request.model)?).await?;
             response_js(&inner.engine.embeddings(&request).await?)
         })
@@ -304,15 +299,6 @@ impl Triage {
 }
 
 /// A request without `model` (Jina's own samples have none) uses this engine's model.
-fn default_model(body: &mut Value, spec: &ModelSpec) {
-    if let Value::Object(obj) = body
-        && !obj.contains_key("model")
-        && !obj.contains_key("classifier_id")
-    {
-        obj.insert("model".into(), Value::String(spec.id.to_string()));
-    }
-}
-
 /// The models triage knows: `[{ id, dim, maxTokens, sizeBytes, description, imageInputs }]`.
 #[wasm_bindgen]
 pub fn models() -> JsValue {

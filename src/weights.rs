@@ -49,6 +49,19 @@ impl ByteSource for &[u8] {
     }
 }
 
+/// The rest of a stream (small files: config, tokenizer, a small model's weights).
+pub async fn read_to_end<S: ByteSource>(src: &mut S) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = src.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(bytes);
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+}
+
 async fn read_exact<S: ByteSource>(src: &mut S, mut buf: &mut [u8]) -> Result<()> {
     while !buf.is_empty() {
         let n = src.read(buf).await?;
@@ -158,16 +171,9 @@ impl Precision {
             Self::F16 => DType::F16,
         }
     }
-
-    fn width(self) -> usize {
-        match self {
-            Self::F32 => 4,
-            Self::F16 => 2,
-        }
-    }
 }
 
-/// A tensor of the checkpoint uploaded flat: its checkpoint name, shape and `[numel]` data.
+/// A tensor of the checkpoint uploaded flat: its shape and its `[numel]` data.
 pub struct Loaded {
     pub shape: Vec<usize>,
     pub tensor: Tensor<1>,
@@ -238,11 +244,6 @@ pub async fn stream_safetensors<S: ByteSource>(
         }
     }
     Ok(out)
-}
-
-/// Bytes a set of tensors takes on the device.
-pub fn loaded_bytes(tensors: &HashMap<String, Loaded>, precision: Precision) -> usize {
-    tensors.values().map(|t| t.shape.iter().product::<usize>() * precision.width()).sum()
 }
 
 /// Puts loaded tensors into a module's float parameters by path (`layers.3.fc1.weight`),

@@ -250,14 +250,7 @@ async fn few_shot_flow_persists_across_engines(backend: &str) {
     let train = json!({
         "model": MINILM,
         "access": "private",
-        "input": [
-            {"text": "My card was charged twice for the same order", "label": "billing"},
-            {"text": "Please send me a copy of last month's invoice", "label": "billing"},
-            {"text": "The refund has not arrived on my credit card", "label": "billing"},
-            {"text": "The app crashes when I open the settings page", "label": "bug"},
-            {"text": "Clicking save shows an error and nothing is stored", "label": "bug"},
-            {"text": "The page stays blank after the latest update", "label": "bug"}
-        ]
+        "input": common::support_tickets()
     });
     let created = call(triage.train(js(&train))).await.unwrap();
     let id = created["classifier_id"].as_str().unwrap().to_string();

@@ -103,14 +103,7 @@ fn few_shot_flow_survives_process_restarts() {
         "model": "all-minilm-l6-v2",
         "access": "private",
         "num_iters": 10,
-        "input": [
-            {"text": "My card was charged twice for the same order", "label": "billing"},
-            {"text": "Please send me a copy of last month's invoice", "label": "billing"},
-            {"text": "The refund has not arrived on my credit card", "label": "billing"},
-            {"text": "The app crashes when I open the settings page", "label": "bug"},
-            {"text": "Clicking save shows an error and nothing is stored", "label": "bug"},
-            {"text": "The page stays blank after the latest update", "label": "bug"}
-        ]
+        "input": common::support_tickets()
     });
     let created = ok_json(&triage(s, &["train", "-d", &train.to_string()], None));
     let id = created["classifier_id"].as_str().unwrap().to_string();

@@ -307,12 +307,11 @@ impl JinaV3Layer {
 
 impl LoraLinear {
     fn merged(self, task: usize, scale: f32) -> Self {
-        let [t, out, r] = self.lora_b.dims();
+        let [_, out, r] = self.lora_b.dims();
         let inp = self.weight.dims()[1];
         let b = self.lora_b.val().slice([task..task + 1, 0..out, 0..r]).reshape([out, r]);
         let a = self.lora_a.val().slice([task..task + 1, 0..r, 0..inp]).reshape([r, inp]);
         let weight = self.weight.val() + b.matmul(a) * scale;
-        let _ = t;
         LoraLinear { weight: Param::from_tensor(weight), ..self }
     }
 }

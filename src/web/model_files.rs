@@ -223,19 +223,6 @@ impl<'a> ModelFileStream<'a> {
         self.progress.emit("done", Some(self.file.name), self.loaded, self.loaded);
         Ok(())
     }
-
-    /// The whole file (config, tokenizer).
-    pub async fn read_all(&mut self) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = self.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(bytes);
-            }
-            bytes.extend_from_slice(&buf[..n]);
-        }
-    }
 }
 
 impl Drop for ModelFileStream<'_> {

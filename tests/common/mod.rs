@@ -59,6 +59,18 @@ pub fn read_vectors(stem: &str) -> (serde_json::Value, Vec<Vec<f32>>) {
     (meta, flat.chunks(dim).map(<[f32]>::to_vec).collect())
 }
 
+/// Six support tickets, three `billing` and three `bug`: the few-shot flows' training set.
+pub fn support_tickets() -> serde_json::Value {
+    serde_json::json!([
+        {"text": "My card was charged twice for the same order", "label": "billing"},
+        {"text": "Please send me a copy of last month's invoice", "label": "billing"},
+        {"text": "The refund has not arrived on my credit card", "label": "billing"},
+        {"text": "The app crashes when I open the settings page", "label": "bug"},
+        {"text": "Clicking save shows an error and nothing is stored", "label": "bug"},
+        {"text": "The page stays blank after the latest update", "label": "bug"}
+    ])
+}
+
 /// `(label, score)` of every prediction of every input of a classification response.
 pub fn scores(response: &serde_json::Value) -> Vec<Vec<(String, f64)>> {
     response["data"]
