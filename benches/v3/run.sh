@@ -21,12 +21,22 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 [ -f "$DIR/jina-embeddings-v3/model.safetensors" ] || "$PYTHON" benches/v3/make_checkpoint.py "$DIR"
 cargo build --release --features wgpu --quiet
 BIN="$CARGO_TARGET_DIR/release/triage"
-peak() { grep "Maximum resident" "$1" | awk '{print $6 * 1024}'; }
+# A JSON line of a load-only process, with its peak RSS (bytes) added.
+with_peak() {
+  local out time
+  out="$(mktemp)"; time="$(mktemp)"
+  if /usr/bin/time -v "$@" >"$out" 2>"$time"; then
+    local rss; rss="$(awk '/Maximum resident/ {printf "%d", $6 * 1024}' "$time")"
+    sed "s/}\$/, \"peak_rss_bytes\": $rss}/" "$out"
+  else
+    echo "{\"failed\": \"$*\"}"; tail -n 5 "$time" >&2
+  fi
+  rm -f "$out" "$time"
+}
 for args in "--backend flex" "--backend flex --merged" "--backend wgpu"; do
-  /usr/bin/time -v "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args 2>/tmp/v3-time.txt \
-    | sed "s/}\$/,\"peak_rss_bytes\":$(peak /tmp/v3-time.txt 2>/dev/null || echo null)}/" || true
+  with_peak "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args
 done
-/usr/bin/time -v "$PYTHON" benches/v3/peer.py "$DIR" --load-only 2>/tmp/v3-time.txt | sed "s/}\$/, \"peak_rss_bytes\": $(peak /tmp/v3-time.txt)}/"
+with_peak "$PYTHON" benches/v3/peer.py "$DIR" --load-only
 "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex
 "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex --merged
 "$PYTHON" benches/v3/peer.py "$DIR" --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS"
