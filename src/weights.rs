@@ -173,21 +173,49 @@ impl Precision {
     }
 }
 
+/// The most bytes one uploaded tensor holds. WebGPU guarantees storage bindings of 128 MiB
+/// on every adapter (`maxStorageBufferBindingSize`'s floor) and burn's wgpu memory pages are
+/// no larger than the device's binding limit, so a bigger table (jina-embeddings-v3's
+/// 250002×1024 word embeddings: 1 GB in f32) is stored as row blocks of at most this size.
+pub const MAX_BLOCK_BYTES: usize = 128 << 20;
+
 /// A tensor of the checkpoint uploaded flat: its shape and its `[numel]` data.
 pub struct Loaded {
     pub shape: Vec<usize>,
     pub tensor: Tensor<1>,
 }
 
-/// Reads a safetensors stream tensor by tensor, keeping the ones `wanted` names (mapped to
-/// module paths by it; `None` skips a tensor, e.g. an unused pooler), each converted to
-/// `precision` and uploaded to `device` as soon as its bytes are in.
-pub async fn stream_safetensors<S: ByteSource>(
+/// The row counts of the blocks a `[rows, row_len…]` tensor is stored in when no block may
+/// exceed `max_block_bytes` in `precision` (one block when it fits).
+pub fn row_blocks(rows: usize, row_len: usize, precision: Precision, max_block_bytes: usize) -> Vec<usize> {
+    let row_bytes = (row_len * precision.dtype().size()).max(1);
+    let per_block = (max_block_bytes / row_bytes).max(1);
+    let mut blocks = vec![per_block; rows / per_block];
+    if rows % per_block != 0 || rows == 0 {
+        blocks.push(rows % per_block);
+    }
+    blocks
+}
+
+/// Where the tensors of a checkpoint go.
+pub struct Layout<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool> {
+    /// A checkpoint name → its module path; `None` skips the tensor (e.g. an unused pooler).
+    pub path: W,
+    /// Module paths stored as row blocks: `path.0`, `path.1`, … (see [`row_blocks`]).
+    pub in_row_blocks: B,
+    pub precision: Precision,
+    pub max_block_bytes: usize,
+}
+
+/// Reads a safetensors stream tensor by tensor, keeping the ones `layout` names, each
+/// converted to its precision and uploaded to `device` as soon as its bytes (or one row
+/// block's) are in.
+pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
     src: &mut S,
-    precision: Precision,
+    layout: &Layout<W, B>,
     device: &Device,
-    wanted: impl Fn(&str) -> Option<String>,
 ) -> Result<HashMap<String, Loaded>> {
+    let precision = layout.precision;
     let mut len = [0u8; 8];
     read_exact(src, &mut len).await?;
     let header_len = u64::from_le_bytes(len);
@@ -209,41 +237,110 @@ pub async fn stream_safetensors<S: ByteSource>(
             read_exact(src, &mut chunk[..n]).await?;
             position += n as u64;
         }
-        let target = wanted(&entry.name);
+        let target = (layout.path)(&entry.name);
         let mut remaining = (entry.end - entry.begin) as usize;
-        let numel = remaining / entry.dtype.width();
-        let mut f32s: Vec<f32> = Vec::new();
-        let mut f16s: Vec<f16> = Vec::new();
-        if target.is_some() {
-            match precision {
-                Precision::F32 => f32s.reserve_exact(numel),
-                Precision::F16 => f16s.reserve_exact(numel),
+        // The blocks this tensor is uploaded in: (module path, shape).
+        let mut blocks: Blocks = Vec::new();
+        if let Some(path) = &target {
+            match entry.shape.split_first() {
+                Some((&rows, rest)) if (layout.in_row_blocks)(path) => {
+                    let row_len: usize = rest.iter().product();
+                    for (i, n) in row_blocks(rows, row_len, precision, layout.max_block_bytes).into_iter().enumerate() {
+                        let shape = std::iter::once(n).chain(rest.iter().copied()).collect();
+                        blocks.push((format!("{path}.{i}"), shape));
+                    }
+                }
+                _ => blocks.push((path.clone(), entry.shape.clone())),
             }
         }
-        let step = CHUNK_BYTES - CHUNK_BYTES % entry.dtype.width();
-        while remaining > 0 {
+        blocks.reverse(); // popped in order
+        let mut pending = HostBlock::new(precision, numel_of(&blocks));
+        let width = entry.dtype.width();
+        let step = CHUNK_BYTES - CHUNK_BYTES % width;
+        loop {
+            // Upload every full block (a zero-sized one is full at once).
+            pending = upload_full(pending, &mut blocks, &mut out, precision, device);
+            if remaining == 0 {
+                break;
+            }
             let n = remaining.min(step);
             read_exact(src, &mut chunk[..n]).await?;
-            if target.is_some() {
-                let values = chunk[..n].chunks_exact(entry.dtype.width()).map(|b| entry.dtype.to_f32(b));
-                match precision {
-                    Precision::F32 => f32s.extend(values),
-                    Precision::F16 => f16s.extend(values.map(f16::from_f32)),
-                }
-            }
             remaining -= n;
+            let mut bytes = &chunk[..n];
+            while !bytes.is_empty() && !blocks.is_empty() {
+                let take = (pending.room() * width).min(bytes.len());
+                pending.extend(entry.dtype, &bytes[..take]);
+                bytes = &bytes[take..];
+                pending = upload_full(pending, &mut blocks, &mut out, precision, device);
+            }
         }
         position = entry.end;
-        if let Some(path) = target {
-            let data = match precision {
-                Precision::F32 => TensorData::new(f32s, [numel]),
-                Precision::F16 => TensorData::new(f16s, [numel]),
-            };
-            let tensor = Tensor::<1>::from_data(data, (device, precision.dtype()));
-            out.insert(path, Loaded { shape: entry.shape, tensor });
-        }
     }
     Ok(out)
+}
+
+/// Blocks still to fill, the next last: `(module path, shape)`.
+type Blocks = Vec<(String, Vec<usize>)>;
+
+fn numel_of(blocks: &Blocks) -> usize {
+    blocks.last().map_or(0, |(_, shape)| shape.iter().product())
+}
+
+/// Uploads `pending` if it is full (and every zero-sized block after it); returns the block
+/// being filled.
+fn upload_full(
+    mut pending: HostBlock,
+    blocks: &mut Blocks,
+    out: &mut HashMap<String, Loaded>,
+    precision: Precision,
+    device: &Device,
+) -> HostBlock {
+    while pending.room() == 0 {
+        let Some((path, shape)) = blocks.pop() else { break };
+        let full = std::mem::replace(&mut pending, HostBlock::new(precision, numel_of(blocks)));
+        out.insert(path, Loaded { shape, tensor: full.upload(device) });
+    }
+    pending
+}
+
+/// One block's values converted on the host, waiting to be uploaded.
+enum HostBlock {
+    F32(Vec<f32>, usize),
+    F16(Vec<f16>, usize),
+}
+
+impl HostBlock {
+    fn new(precision: Precision, numel: usize) -> Self {
+        match precision {
+            Precision::F32 => Self::F32(Vec::with_capacity(numel), numel),
+            Precision::F16 => Self::F16(Vec::with_capacity(numel), numel),
+        }
+    }
+
+    /// Source bytes of whole values, converted and appended.
+    fn extend(&mut self, dtype: SourceDType, bytes: &[u8]) {
+        let values = bytes.chunks_exact(dtype.width()).map(|b| dtype.to_f32(b));
+        match self {
+            Self::F32(v, _) => v.extend(values),
+            Self::F16(v, _) => v.extend(values.map(f16::from_f32)),
+        }
+    }
+
+    /// Values still to come before the block is full.
+    fn room(&self) -> usize {
+        match self {
+            Self::F32(v, n) => n - v.len(),
+            Self::F16(v, n) => n - v.len(),
+        }
+    }
+
+    fn upload(self, device: &Device) -> Tensor<1> {
+        let (data, dtype) = match self {
+            Self::F32(v, n) => (TensorData::new(v, [n]), DType::F32),
+            Self::F16(v, n) => (TensorData::new(v, [n]), DType::F16),
+        };
+        Tensor::<1>::from_data(data, (device, dtype))
+    }
 }
 
 /// Puts loaded tensors into a module's float parameters by path (`layers.3.fc1.weight`),
@@ -352,10 +449,13 @@ mod tests {
             ("c", "F16", &[1, 2], f16s),
         ]);
         let device = Device::flex();
-        let got = block(stream_safetensors(&mut bytes.as_slice(), Precision::F32, &device, |n| {
-            (n != "skip").then(|| format!("m.{n}"))
-        }))
-        .unwrap();
+        let layout = Layout {
+            path: |n: &str| (n != "skip").then(|| format!("m.{n}")),
+            in_row_blocks: |_: &str| false,
+            precision: Precision::F32,
+            max_block_bytes: MAX_BLOCK_BYTES,
+        };
+        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &device)).unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(values(&got["m.a"]), [1.5, -2.0]);
         assert_eq!(values(&got["m.b"]), [0.5, 3.0, -1.0]);
@@ -367,7 +467,13 @@ mod tests {
     fn truncated_and_malformed_files_are_refused() {
         let bytes = file(&[("a", "F32", &[4], vec![0; 16])]);
         let device = Device::flex();
-        let run = |b: &[u8]| block(stream_safetensors(&mut &b[..], Precision::F32, &device, |n| Some(n.into())));
+        let layout = Layout {
+            path: |n: &str| Some(n.into()),
+            in_row_blocks: |_: &str| false,
+            precision: Precision::F32,
+            max_block_bytes: MAX_BLOCK_BYTES,
+        };
+        let run = |b: &[u8]| block(stream_safetensors(&mut &b[..], &layout, &device));
         assert!(run(&bytes).is_ok());
         let cut = run(&bytes[..bytes.len() - 1]).err().unwrap().to_string();
         assert!(cut.contains("truncated"), "{cut}");
@@ -376,6 +482,45 @@ mod tests {
         assert!(run(&wrong).err().unwrap().to_string().contains("does not match"));
         let int = file(&[("a", "I64", &[2], vec![0; 16])]);
         assert!(run(&int).err().unwrap().to_string().contains("I64"));
+    }
+
+    #[test]
+    fn row_block_sizes() {
+        assert_eq!(row_blocks(10, 4, Precision::F32, 48), [3, 3, 3, 1]);
+        assert_eq!(row_blocks(9, 4, Precision::F32, 48), [3, 3, 3]);
+        assert_eq!(row_blocks(10, 4, Precision::F16, 48), [6, 4]);
+        assert_eq!(row_blocks(2, 4, Precision::F32, 1 << 20), [2]);
+        // A row larger than a block still gets a block of its own.
+        assert_eq!(row_blocks(2, 100, Precision::F32, 48), [1, 1]);
+        assert_eq!(row_blocks(250_002, 1024, Precision::F32, MAX_BLOCK_BYTES).len(), 8);
+    }
+
+    #[test]
+    fn large_tensors_are_uploaded_in_row_blocks() {
+        // 7 rows of 3 (bf16, converted to f32: 12 bytes a row); blocks of at most 2 rows, and
+        // 1-byte source chunks would not change them (blocks end mid-chunk here: 42 bytes).
+        let rows: Vec<f32> = (0..21).map(|i| i as f32 - 10.0).collect();
+        let bytes = file(&[
+            ("small", "F32", &[2], [1f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect()),
+            ("table", "BF16", &[7, 3], rows.iter().flat_map(|&x| bf16::from_f32(x).to_le_bytes()).collect()),
+            ("empty", "F32", &[0, 3], vec![]),
+        ]);
+        let device = Device::flex();
+        let layout = Layout {
+            path: |n: &str| Some(n.to_string()),
+            in_row_blocks: |p: &str| p != "small",
+            precision: Precision::F32,
+            max_block_bytes: 24,
+        };
+        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &device)).unwrap();
+        let mut keys: Vec<_> = got.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["empty.0", "small", "table.0", "table.1", "table.2", "table.3"]);
+        assert_eq!(got["table.3"].shape, [1, 3]);
+        let joined: Vec<f32> = (0..4).flat_map(|i| values(&got[&format!("table.{i}")])).collect();
+        assert_eq!(joined, rows);
+        assert_eq!(got["empty.0"].shape, [0, 3]);
+        assert_eq!(values(&got["small"]), [1.0, 2.0]);
     }
 
     /// Drives a future that never waits (an in-memory source) to completion.

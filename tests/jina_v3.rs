@@ -307,3 +307,40 @@ fn requests_naming_no_model_use_jina_embeddings_v3_by_default() {
     let explicit = serde_json::to_value(block_on(engine.classify_json(&named)).unwrap()).unwrap();
     assert_eq!(implicit, explicit);
 }
+
+/// Embedding tables larger than a device buffer are stored in row blocks (the full model's
+/// word table is 1 GB in f32): the tiny model cut into 37-row blocks (the last one 4 rows)
+/// gives the reference vectors on every case, on the low-rank path and with an adapter
+/// merged into the blocks.
+#[test]
+fn embedding_tables_in_row_blocks_give_the_same_vectors() {
+    let device = Device::flex();
+    let golden: Value = serde_json::from_slice(&std::fs::read(fixtures().join("outputs.json")).unwrap()).unwrap();
+    let cfg: JinaV3Config = serde_json::from_slice(&std::fs::read(fixtures().join("config.json")).unwrap()).unwrap();
+    let block_bytes = 37 * cfg.hidden_size * 4;
+    assert_eq!(triage::weights::row_blocks(cfg.vocab_size, cfg.hidden_size, Precision::F32, block_bytes).len(), 9);
+    let load = || {
+        let mut file = std::fs::File::open(fixtures().join("model.safetensors")).unwrap();
+        pollster::block_on(cfg.load_in_blocks(&mut file, Precision::F32, block_bytes, &device)).unwrap()
+    };
+    let model = load();
+    let (mut worst, mut worst_merged, mut checked) = (0f32, 0f32, 0);
+    let diff = |got: &[Vec<f32>], want: &[Vec<f32>]| {
+        got.iter().flatten().zip(want.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
+    };
+    for case in golden["cases"].as_array().unwrap().iter().filter(|c| c["weights"] == "model.safetensors") {
+        let task = case["task"].as_str().map(|t| cfg.task_index(t).unwrap());
+        let n = case["ids"].as_array().unwrap().len();
+        let want = rows(&case["pooled"]);
+        worst = worst.max(diff(&run(&model, &case["ids"], &case["mask"], &vec![task; n], &device), &want));
+        if let Some(t) = task {
+            let merged = load().merged(t);
+            worst_merged =
+                worst_merged.max(diff(&run(&merged, &case["ids"], &case["mask"], &vec![None; n], &device), &want));
+        }
+        checked += 1;
+    }
+    println!("row-blocked tables: {checked} cases, max |diff| {worst:.2e} low-rank, {worst_merged:.2e} merged");
+    assert_eq!(checked, 18);
+    assert!(worst <= 1e-4 && worst_merged <= 1e-4, "{worst} {worst_merged}");
+}

@@ -115,8 +115,10 @@ impl JinaV3Config {
     }
 
     /// The network with every parameter lazily initialised: nothing is allocated until a
-    /// parameter is read, and [`Self::load`] replaces them all first.
-    pub fn init(&self, device: &Device) -> JinaV3 {
+    /// parameter is read, and [`Self::load`] replaces them all first. Embedding tables are
+    /// stored in row blocks of at most `max_block_bytes` in `precision` (see
+    /// [`weights::MAX_BLOCK_BYTES`]).
+    pub fn init(&self, device: &Device, precision: Precision, max_block_bytes: usize) -> JinaV3 {
         let (h, t, r) = (self.hidden_size, self.lora_adaptations.len(), self.lora_rank);
         let norm = || LayerNormConfig::new(h).with_epsilon(self.layer_norm_eps).init(device);
         let linear = |out: usize, inp: usize| LoraLinear {
@@ -126,7 +128,10 @@ impl JinaV3Config {
             lora_b: Initializer::Zeros.init([t, out, r], device),
         };
         let embedding = |rows: usize| LoraEmbedding {
-            weight: Initializer::Zeros.init([rows, h], device),
+            weight: weights::row_blocks(rows, h, precision, max_block_bytes)
+                .into_iter()
+                .map(|n| Initializer::Zeros.init([n, h], device))
+                .collect(),
             lora_a: Initializer::Zeros.init([t, rows, r], device),
             lora_b: Initializer::Zeros.init([t, r, h], device),
         };
@@ -153,8 +158,26 @@ impl JinaV3Config {
     /// Builds the network from a safetensors stream under the released checkpoint's names,
     /// converting every tensor to `precision` as it arrives.
     pub async fn load<S: ByteSource>(&self, src: &mut S, precision: Precision, device: &Device) -> Result<JinaV3> {
-        let tensors = weights::stream_safetensors(src, precision, device, module_path).await?;
-        weights::install(self.init(device), tensors)
+        self.load_in_blocks(src, precision, weights::MAX_BLOCK_BYTES, device).await
+    }
+
+    /// [`Self::load`] with embedding tables cut into row blocks of at most `max_block_bytes`
+    /// (tests use small blocks to run the blocked gather on tiny weights).
+    pub async fn load_in_blocks<S: ByteSource>(
+        &self,
+        src: &mut S,
+        precision: Precision,
+        max_block_bytes: usize,
+        device: &Device,
+    ) -> Result<JinaV3> {
+        let layout = weights::Layout {
+            path: module_path,
+            in_row_blocks: |path: &str| path == "word.weight" || path == "token_type.weight",
+            precision,
+            max_block_bytes,
+        };
+        let tensors = weights::stream_safetensors(src, &layout, device).await?;
+        weights::install(self.init(device, precision, max_block_bytes), tensors)
     }
 }
 
@@ -214,8 +237,10 @@ impl LoraLinear {
 /// An embedding table with per-task low-rank adapters.
 #[derive(Module, Debug)]
 pub struct LoraEmbedding {
-    /// `[rows, hidden]`
-    weight: Param<Tensor<2>>,
+    /// The `[rows, hidden]` table as consecutive row blocks `[rows_i, hidden]` (checkpoint
+    /// name `…weight`, module paths `weight.0`, `weight.1`, …): one block unless the table
+    /// exceeds a device buffer.
+    weight: Vec<Param<Tensor<2>>>,
     /// `[tasks, rows, rank]`
     lora_a: Param<Tensor<3>>,
     /// `[tasks, rank, hidden]`
@@ -223,12 +248,43 @@ pub struct LoraEmbedding {
 }
 
 impl LoraEmbedding {
+    /// `[rows, hidden]` of the whole table.
+    fn dims(&self) -> [usize; 2] {
+        let rows = self.weight.iter().map(|b| b.dims()[0]).sum();
+        [rows, self.weight.first().map_or(0, |b| b.dims()[1])]
+    }
+
+    /// Rows `ids` of the table: `[n]` → `[n, hidden]`. With several blocks each one gathers
+    /// the ids that fall in it (others clamped, then masked out).
+    fn rows(&self, ids: Tensor<1, Int>) -> Tensor<2> {
+        if let [table] = self.weight.as_slice() {
+            return table.val().select(0, ids);
+        }
+        let [n] = ids.dims();
+        let hidden = self.dims()[1];
+        let mut out: Option<Tensor<2>> = None;
+        let mut start = 0i64;
+        for block in &self.weight {
+            let rows = block.dims()[0] as i64;
+            let local = ids.clone() - start;
+            let inside = local.clone().greater_equal_elem(0).bool_and(local.clone().lower_elem(rows));
+            let gathered = block.val().select(0, local.clamp(0, rows - 1));
+            let inside = inside.reshape([n, 1]).expand([n, hidden]);
+            out = Some(match out {
+                None => gathered.mask_fill(inside.bool_not(), 0.0),
+                Some(acc) => acc.mask_where(inside, gathered),
+            });
+            start += rows;
+        }
+        out.expect("a table has at least one block")
+    }
+
     /// `[batch, seq]` ids → `[batch, seq, hidden]`.
     fn forward(&self, ids: Tensor<2, Int>, tasks: &RowTasks, scale: f32) -> Tensor<3> {
         let [batch, seq] = ids.dims();
-        let [rows, hidden] = self.weight.dims();
+        let [rows, hidden] = self.dims();
         let flat = ids.reshape([batch * seq]);
-        let base = self.weight.val().select(0, flat.clone()).reshape([batch, seq, hidden]);
+        let base = self.rows(flat.clone()).reshape([batch, seq, hidden]);
         if !tasks.any {
             return base;
         }
@@ -317,13 +373,23 @@ impl LoraLinear {
 }
 
 impl LoraEmbedding {
+    /// Block by block, so the merged table is never one buffer either.
     fn merged(self, task: usize, scale: f32) -> Self {
-        let [_, rows, r] = self.lora_a.dims();
-        let h = self.weight.dims()[1];
-        let a = self.lora_a.val().slice([task..task + 1, 0..rows, 0..r]).reshape([rows, r]);
+        let r = self.lora_a.dims()[2];
+        let h = self.dims()[1];
         let b = self.lora_b.val().slice([task..task + 1, 0..r, 0..h]).reshape([r, h]);
-        let weight = self.weight.val() + a.matmul(b) * scale;
-        LoraEmbedding { weight: Param::from_tensor(weight), ..self }
+        let mut start = 0;
+        let blocks = self
+            .weight
+            .into_iter()
+            .map(|block| {
+                let rows = block.dims()[0];
+                let a = self.lora_a.val().slice([task..task + 1, start..start + rows, 0..r]).reshape([rows, r]);
+                start += rows;
+                Param::from_tensor(block.val() + a.matmul(b.clone()) * scale)
+            })
+            .collect();
+        LoraEmbedding { weight: blocks, ..self }
     }
 }
 
@@ -352,7 +418,7 @@ impl JinaV3 {
 
     /// The weights' float dtype.
     pub fn dtype(&self) -> DType {
-        self.word.weight.val().dtype()
+        self.word.weight.first().map_or(DType::F32, |b| b.val().dtype())
     }
 
     /// `[seq]` positions → cos, sin `[1, 1, seq, head_dim]` ("rotate half" layout).
@@ -383,7 +449,7 @@ impl JinaV3 {
         let tasks = RowTasks::new(tasks, &device, self.dtype());
         let s = self.lora_scale;
         let heads = self.layers.first().map(|l| l.heads).unwrap_or(1);
-        let hidden = self.word.weight.dims()[1];
+        let hidden = self.word.dims()[1];
         let token_type = self.token_type.forward(Tensor::<2, Int>::zeros([batch, 1], &device), &tasks, s);
         let mut x = self.emb_norm.forward(self.word.forward(ids, &tasks, s) + token_type);
         let (cos, sin) = self.rope(seq, hidden / heads, &device);
