@@ -20,6 +20,45 @@ use crate::fewshot::PassiveAggressive;
 use crate::registry::{self, ModelSpec};
 use crate::store::{self, ClassifierRecord, ClassifierStore};
 
+/// Who makes a request, for classifier ownership: as on Jina's API, a private classifier
+/// belongs to the key that trained it, and a public one may be used (not changed) by anyone
+/// holding its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A face without keys (the CLI, the browser, a server started without API keys): sees
+    /// and changes every classifier.
+    Local,
+    /// The owner id of an API key (a digest of the key; the key itself is never stored).
+    Key(String),
+}
+
+impl Caller {
+    /// May change, delete and list the classifier. Classifiers trained without a key (by a
+    /// face without keys) belong to every caller.
+    fn owns(&self, record: &ClassifierRecord) -> bool {
+        match (self, &record.owner) {
+            (Caller::Local, _) | (_, None) => true,
+            (Caller::Key(key), Some(owner)) => key == owner,
+        }
+    }
+
+    /// May classify with the classifier.
+    fn may_use(&self, record: &ClassifierRecord) -> bool {
+        self.owns(record) || record.access == crate::api::Access::Public
+    }
+
+    fn owner(&self) -> Option<String> {
+        match self {
+            Caller::Local => None,
+            Caller::Key(key) => Some(key.clone()),
+        }
+    }
+}
+
+/// Times a training update re-reads and retries when another writer changed the classifier
+/// between its read and its write (each retry only re-runs the cheap training step).
+const TRAIN_RETRIES: usize = 1000;
+
 /// Builds a model on first use (from a directory natively, from fetched bytes in the browser).
 pub type ModelLoader = Box<dyn Fn(&'static ModelSpec) -> Result<TextEncoder> + Send + Sync>;
 
@@ -159,9 +198,14 @@ impl<S: ClassifierStore> Engine<S> {
     }
 
     pub async fn classify(&self, request: &ClassifyRequest) -> Result<ClassificationResponse> {
+        self.classify_as(&Caller::Local, request).await
+    }
+
+    /// [`Self::classify`] on behalf of `caller` (few-shot: its own or a public classifier).
+    pub async fn classify_as(&self, caller: &Caller, request: &ClassifyRequest) -> Result<ClassificationResponse> {
         match request {
             ClassifyRequest::ZeroShot(z) => self.zero_shot(z).await,
-            ClassifyRequest::FewShot { classifier_id, input } => self.few_shot(classifier_id, input).await,
+            ClassifyRequest::FewShot { classifier_id, input } => self.few_shot(caller, classifier_id, input).await,
         }
     }
 
@@ -197,12 +241,22 @@ impl<S: ClassifierStore> Engine<S> {
         Ok(ClassificationResponse { usage: Usage { total_tokens: tokens }, data })
     }
 
-    async fn find_classifier(&self, id: &str) -> Result<ClassifierRecord> {
-        self.store.get(id).await?.ok_or_else(|| TriageError::NotFound { kind: "Classifier", id: id.to_string() })
+    /// The classifier if `caller` may see it with `allowed`; a classifier of another key is
+    /// "not found or access denied", as Jina answers, so ids of others are not confirmed.
+    async fn find_classifier(
+        &self,
+        caller: &Caller,
+        id: &str,
+        allowed: fn(&Caller, &ClassifierRecord) -> bool,
+    ) -> Result<ClassifierRecord> {
+        match self.store.get(id).await? {
+            Some(record) if allowed(caller, &record) => Ok(record),
+            _ => Err(TriageError::NotFound { kind: "Classifier", id: id.to_string() }),
+        }
     }
 
-    async fn few_shot(&self, classifier_id: &str, input: &[Input]) -> Result<ClassificationResponse> {
-        let record = self.find_classifier(classifier_id).await?;
+    async fn few_shot(&self, caller: &Caller, classifier_id: &str, input: &[Input]) -> Result<ClassificationResponse> {
+        let record = self.find_classifier(caller, classifier_id, Caller::may_use).await?;
         let spec = registry::find(&record.model)?;
         let texts = texts_of(spec, input.iter())?;
         let model = self.model(spec)?;
@@ -256,9 +310,17 @@ impl<S: ClassifierStore> Engine<S> {
     }
 
     pub async fn train(&self, request: &TrainRequest) -> Result<TrainingResponse> {
+        self.train_as(&Caller::Local, request).await
+    }
+
+    /// [`Self::train`] on behalf of `caller`: a new classifier is the caller's; an update
+    /// needs a classifier the caller owns. Concurrent updates of one classifier all land:
+    /// an update whose write finds the classifier changed since its read trains the fresh
+    /// record again with the same embeddings.
+    pub async fn train_as(&self, caller: &Caller, request: &TrainRequest) -> Result<TrainingResponse> {
         let num_iters = request.num_iters();
         let items = request.items();
-        let (record, expected, tokens) = match request {
+        let (stored, tokens) = match request {
             TrainRequest::Create { model, access, task, .. } => {
                 let spec = self.spec_of(model)?;
                 let (examples, tokens, dim) = self.embed_items(spec, task.as_deref(), items).await?;
@@ -267,20 +329,32 @@ impl<S: ClassifierStore> Engine<S> {
                 let mut record =
                     ClassifierRecord::new(uuid::Uuid::new_v4().to_string(), spec.id.to_string(), *access, classifier);
                 record.task = task.clone();
-                (record, None, tokens)
+                record.owner = caller.owner();
+                (self.store.put(record, None).await?, tokens)
             }
             TrainRequest::Update { classifier_id, .. } => {
-                let mut record = self.find_classifier(classifier_id).await?;
-                let spec = registry::find(&record.model)?;
-                let (examples, tokens, _) = self.embed_items(spec, record.task.as_deref(), items).await?;
-                let expected = Some(record.version);
-                record.classifier.train(&examples, num_iters);
-                record.updated_at = store::now_rfc3339();
-                record.updated_number += 1;
-                (record, expected, tokens)
+                let first = self.find_classifier(caller, classifier_id, Caller::owns).await?;
+                let spec = registry::find(&first.model)?;
+                let (examples, tokens, _) = self.embed_items(spec, first.task.as_deref(), items).await?;
+                let mut record = first;
+                let mut attempt = 0;
+                let stored = loop {
+                    let expected = Some(record.version);
+                    record.classifier.train(&examples, num_iters);
+                    record.updated_at = store::now_rfc3339();
+                    record.updated_number += 1;
+                    match self.store.put(record, expected).await {
+                        Err(TriageError::Conflict { .. }) if attempt < TRAIN_RETRIES => {
+                            attempt += 1;
+                            // Deleted meanwhile: not found, as if it had gone first.
+                            record = self.find_classifier(caller, classifier_id, Caller::owns).await?;
+                        }
+                        other => break other?,
+                    }
+                };
+                (stored, tokens)
             }
         };
-        let stored = self.store.put(record, expected).await?;
         Ok(TrainingResponse {
             classifier_id: stored.classifier_id,
             num_samples: items.len(),
@@ -290,11 +364,22 @@ impl<S: ClassifierStore> Engine<S> {
 
     /// `GET|POST /v1/classifiers`.
     pub async fn classifiers(&self) -> Result<Vec<ClassifierSummary>> {
-        Ok(self.store.list().await?.iter().map(ClassifierRecord::summary).collect())
+        self.classifiers_as(&Caller::Local).await
+    }
+
+    /// The classifiers `caller` owns.
+    pub async fn classifiers_as(&self, caller: &Caller) -> Result<Vec<ClassifierSummary>> {
+        Ok(self.store.list().await?.iter().filter(|r| caller.owns(r)).map(ClassifierRecord::summary).collect())
     }
 
     /// `DELETE /v1/classifiers/{id}`.
     pub async fn delete_classifier(&self, id: &str) -> Result<DeleteResponse> {
+        self.delete_classifier_as(&Caller::Local, id).await
+    }
+
+    /// Deletes a classifier `caller` owns.
+    pub async fn delete_classifier_as(&self, caller: &Caller, id: &str) -> Result<DeleteResponse> {
+        self.find_classifier(caller, id, Caller::owns).await?;
         if !self.store.delete(id).await? {
             return Err(TriageError::NotFound { kind: "Classifier", id: id.to_string() });
         }
@@ -307,7 +392,7 @@ impl<S: ClassifierStore> Engine<S> {
         match request {
             ClassifyRequest::ZeroShot(z) => self.spec_of(&z.model),
             ClassifyRequest::FewShot { classifier_id, .. } => {
-                registry::find(&self.find_classifier(classifier_id).await?.model)
+                registry::find(&self.find_classifier(&Caller::Local, classifier_id, Caller::may_use).await?.model)
             }
         }
     }
@@ -317,7 +402,7 @@ impl<S: ClassifierStore> Engine<S> {
         match request {
             TrainRequest::Create { model, .. } => self.spec_of(model),
             TrainRequest::Update { classifier_id, .. } => {
-                registry::find(&self.find_classifier(classifier_id).await?.model)
+                registry::find(&self.find_classifier(&Caller::Local, classifier_id, Caller::owns).await?.model)
             }
         }
     }

@@ -35,6 +35,13 @@ pub enum TriageError {
     /// Model files are missing or do not match the registry (HTTP 503).
     #[error("{0}")]
     ModelUnavailable(String),
+    /// A server with API keys got none, a malformed or an unknown one (HTTP 401). `code` is
+    /// one of Jina's `AUTH_MISSING_API_KEY`, `AUTH_INVALID_FORMAT`, `AUTH_INVALID_API_KEY`.
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    /// The request took longer than the server allows (HTTP 504).
+    #[error("Request timed out after {0} seconds. Try with smaller inputs or retry later.")]
+    Timeout(u64),
     /// Anything else: I/O, a backend failure, a corrupt stored record (HTTP 500).
     #[error("{0}")]
     Internal(String),
@@ -79,6 +86,8 @@ impl TriageError {
             TriageError::Conflict { .. } => "CONFLICT_RESOURCE_BUSY",
             TriageError::StorageFull(_) => "AUTHZ_RESOURCE_LIMIT_EXCEEDED",
             TriageError::ModelUnavailable(_) => "SERVICE_UNAVAILABLE",
+            TriageError::Unauthorized { code, .. } => code,
+            TriageError::Timeout(_) => "SERVICE_TIMEOUT",
             TriageError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -94,6 +103,8 @@ impl TriageError {
             TriageError::NotFound { .. } => 404,
             TriageError::Conflict { .. } => 409,
             TriageError::ModelUnavailable(_) => 503,
+            TriageError::Unauthorized { .. } => 401,
+            TriageError::Timeout(_) => 504,
             TriageError::Internal(_) => 500,
         }
     }

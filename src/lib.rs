@@ -11,6 +11,7 @@
 //! - [`engine`]: all of it behind classify / train / list / delete / embeddings.
 //! - `wasm` and `web` (wasm32 only): the browser face: JS API, WebGPU/CPU choice,
 //!   IndexedDB store, model files in the Cache API.
+//! - [`server`] (native, feature `serve`): `triage serve`, Jina's API over HTTP.
 
 pub mod api;
 pub mod classify;
@@ -20,6 +21,8 @@ pub mod error;
 pub mod fewshot;
 pub mod models;
 pub mod registry;
+#[cfg(all(feature = "serve", not(target_arch = "wasm32")))]
+pub mod server;
 pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

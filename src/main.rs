@@ -64,6 +64,10 @@ enum Command {
     Delete { classifier_id: String },
     /// The models triage knows and whether their files are present.
     Models,
+    /// Jina's API over HTTP (`/v1/classify`, `/v1/train`, `/v1/classifiers`,
+    /// `/v1/embeddings`, `/v1/models`, `/health`) and the demo page, until Ctrl-C.
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
     /// Embeddings per second at batch 1, 8 and 32 on ~64-token sentences (JSON lines).
     Bench {
         #[arg(long, default_value = registry::OFFLINE_DEFAULT_MODEL)]
@@ -91,6 +95,66 @@ enum Command {
         #[arg(long)]
         load_only: bool,
     },
+}
+
+#[cfg(feature = "serve")]
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// An accepted API key (repeat for several). Without any, requests need no key.
+    #[arg(long = "api-key", env = "TRIAGE_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    api_keys: Vec<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 32 << 20)]
+    max_body_bytes: usize,
+    /// Longest a request may take, in seconds (queueing for a compute slot included).
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Model computations run at once (each already uses every core).
+    #[arg(long, default_value_t = 2)]
+    max_concurrent: usize,
+    /// The demo page's directory.
+    #[arg(long, default_value = "www")]
+    www: PathBuf,
+    /// The npm package's directory (served at /pkg/).
+    #[arg(long, default_value = "pkg")]
+    pkg: PathBuf,
+}
+
+#[cfg(feature = "serve")]
+fn serve(engine: Engine<FsStore>, args: ServeArgs, models_dir: PathBuf, quiet: bool) -> Result<(), TriageError> {
+    use triage::server::{ServerOptions, router, serve};
+    let options = ServerOptions {
+        api_keys: args.api_keys.into_iter().filter(|k| !k.is_empty()).collect(),
+        max_body_bytes: args.max_body_bytes,
+        timeout: std::time::Duration::from_secs(args.timeout),
+        max_concurrent: args.max_concurrent,
+        www_dir: Some(args.www),
+        pkg_dir: Some(args.pkg),
+        models_dir,
+    };
+    let keyed = !options.api_keys.is_empty();
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| TriageError::internal("starting the server", e))?;
+    runtime.block_on(async move {
+        let address = format!("{}:{}", args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|e| TriageError::internal(&format!("cannot listen on {address}"), e))?;
+        let bound = listener.local_addr().map_err(|e| TriageError::internal("listening", e))?;
+        if !quiet {
+            eprintln!(
+                "triage: serving Jina's API and the demo page on http://{bound}/ ({}; default model {}); Ctrl-C stops",
+                if keyed { "API keys required" } else { "no API key needed" },
+                engine.default_model().id
+            );
+        }
+        serve(listener, router(std::sync::Arc::new(engine), options))
+            .await
+            .map_err(|e| TriageError::internal("serving", e))
+    })
 }
 
 fn device(backend: Backend) -> Result<burn::tensor::Device, TriageError> {
@@ -181,6 +245,8 @@ fn run(cli: Cli) -> Result<(), TriageError> {
         }
         Command::Classifiers => print_json(&pollster::block_on(engine.classifiers())?),
         Command::Delete { classifier_id } => print_json(&pollster::block_on(engine.delete_classifier(&classifier_id))?),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve(engine, args, cli.models_dir.clone(), cli.quiet),
         Command::Models => {
             let rows: Vec<_> = registry::MODELS
                 .iter()

@@ -191,6 +191,7 @@ impl Drop for LockGuard {
 
 impl FsStore {
     pub const STALE_LOCK: std::time::Duration = std::time::Duration::from_secs(30);
+    pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
@@ -219,9 +220,13 @@ impl FsStore {
         Ok(Some(record))
     }
 
+    /// Takes `<id>.lock`, waiting for another writer to finish (up to [`Self::LOCK_WAIT`];
+    /// writes take milliseconds) before answering `Conflict`.
     fn lock(&self, id: &str) -> Result<LockGuard> {
         let path = self.dir.join(format!("{id}.lock"));
-        for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_micros(200);
+        loop {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(_) => return Ok(LockGuard(path)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -229,15 +234,18 @@ impl FsStore {
                         .and_then(|m| m.modified())
                         .map(|t| t.elapsed().unwrap_or_default() > Self::STALE_LOCK)
                         .unwrap_or(false);
-                    if !stale {
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                    } else if started.elapsed() > Self::LOCK_WAIT {
                         return Err(conflict(id));
+                    } else {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(std::time::Duration::from_millis(20));
                     }
-                    let _ = std::fs::remove_file(&path);
                 }
                 Err(e) => return Err(TriageError::internal("cannot lock classifier", e)),
             }
         }
-        Err(conflict(id))
     }
 }
 
@@ -394,11 +402,22 @@ mod tests {
     }
 
     #[test]
-    fn held_lock_is_a_conflict_and_ids_cannot_escape() {
+    fn a_writer_waits_for_a_lock_then_gives_up_and_ids_cannot_escape() {
         let dir = tempfile::tempdir().unwrap();
         let fs = FsStore::open(dir.path()).unwrap();
+        // Released while the writer waits: the write goes through.
+        let lock = dir.path().join("c1.lock");
+        std::fs::write(&lock, b"").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::fs::remove_file(lock).unwrap();
+        });
+        assert_eq!(block_on(fs.put(record("c1"), None)).unwrap().version, 1);
+        release.join().unwrap();
+        // Held longer than LOCK_WAIT: a conflict, nothing written.
         std::fs::write(dir.path().join("c2.lock"), b"").unwrap();
         assert!(matches!(block_on(fs.put(record("c2"), None)), Err(TriageError::Conflict { .. })));
+        assert!(block_on(fs.get("c2")).unwrap().is_none());
         assert!(block_on(fs.get("../etc/passwd")).unwrap().is_none());
         assert!(block_on(fs.put(record("../x"), None)).is_err());
     }
