@@ -78,6 +78,21 @@ export interface ClassifierSummary {
   metadata_: { num_samples: number; samples_per_label: Record<string, number>; dim: number };
 }
 
+/** A classifier's full stored form: model, task, labels, weights, sample counts and dates. */
+export interface ClassifierExport {
+  format: number;
+  classifier_id: string;
+  model: string;
+  task?: string;
+  access: "public" | "private";
+  classifier: { dim: number; labels: string[]; weights: number[][]; centroids: number[][]; counts: number[] };
+  created_at: string;
+  updated_at: string;
+  used_at: string | null;
+  updated_number: number;
+  used_number: number;
+}
+
 export interface DeleteResponse { classifier_id: string; deleted: boolean }
 
 export interface ProgressEvent {
@@ -128,6 +143,10 @@ export interface TriageApi {
   embeddings(request: EmbeddingsRequest | string): Promise<EmbeddingResponse>;
   classifiers(): Promise<ClassifierSummary[]>;
   deleteClassifier(id: string): Promise<DeleteResponse>;
+  /** A classifier as a JSON document (to save as a file, or move to another browser). */
+  exportClassifier(id: string): Promise<ClassifierExport>;
+  /** Stores an exported classifier under its id (refused if that id is already stored). */
+  importClassifier(document: ClassifierExport | string): Promise<ClassifierSummary>;
   loadModel(id: string): Promise<void>;
 }
 

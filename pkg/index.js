@@ -58,6 +58,10 @@ export class Triage {
   classifiers() { return this.#engine.classifiers(); }
   /** DELETE /v1/classifiers/{id} */
   deleteClassifier(id) { return this.#engine.deleteClassifier(id); }
+  /** A classifier as a JSON document (to save as a file, or move to another browser). */
+  exportClassifier(id) { return this.#engine.exportClassifier(id); }
+  /** Stores an exported classifier (object or JSON string) under its id; resolves its summary. */
+  importClassifier(document) { return this.#engine.importClassifier(document); }
   /** Loads a model now instead of on first use. */
   loadModel(id) { return this.#engine.loadModel(id); }
   /** Closes the IndexedDB connection. */
@@ -131,6 +135,8 @@ export async function createWorker(options = {}) {
     embeddings: (request) => call("embeddings", request),
     classifiers: () => call("classifiers"),
     deleteClassifier: (id) => call("deleteClassifier", id),
+    exportClassifier: (id) => call("exportClassifier", id),
+    importClassifier: (document) => call("importClassifier", document),
     loadModel: (id) => call("loadModel", id),
     hasModel: (id, baseUrl) => call("hasModel", id, baseUrl),
     deleteModel: (id, baseUrl) => call("deleteModel", id, baseUrl),

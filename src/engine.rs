@@ -386,6 +386,53 @@ impl<S: ClassifierStore> Engine<S> {
         Ok(DeleteResponse { classifier_id: id.to_string(), deleted: true })
     }
 
+    /// A classifier as a portable JSON document (the stored record without its owner and
+    /// version), to keep as a file or move to another browser or machine.
+    pub async fn export_classifier(&self, id: &str) -> Result<Value> {
+        let record = self.find_classifier(&Caller::Local, id, Caller::owns).await?;
+        let mut document = serde_json::to_value(&record).map_err(|e| TriageError::internal("exporting", e))?;
+        if let Some(fields) = document.as_object_mut() {
+            fields.remove("owner");
+            fields.remove("version");
+        }
+        Ok(document)
+    }
+
+    /// Stores a document made by [`Self::export_classifier`] under its own id. Refused,
+    /// with nothing stored, when it is not such a document, names a model triage does not
+    /// know or weights of another width, or its id is already stored.
+    pub async fn import_classifier(&self, document: &Value) -> Result<ClassifierSummary> {
+        let invalid = |why: String| TriageError::validation("classifier", why);
+        let mut fields = document
+            .as_object()
+            .cloned()
+            .ok_or_else(|| invalid("A classifier export is a JSON object".into()))?;
+        fields.insert("version".into(), Value::from(0));
+        fields.insert("owner".into(), Value::Null);
+        let record: ClassifierRecord = serde_json::from_value(Value::Object(fields))
+            .map_err(|e| invalid(format!("Not a triage classifier export: {e}")))?;
+        record.validate().map_err(|e| invalid(e.to_string()))?;
+        let spec = registry::find(&record.model)?;
+        if record.classifier.dim != spec.dim {
+            return Err(invalid(format!(
+                "The classifier has {}-dimensional weights but model '{}' gives {}",
+                record.classifier.dim, spec.id, spec.dim
+            )));
+        }
+        if let Some(task) = &record.task
+            && !spec.tasks.iter().any(|t| t.name == task)
+        {
+            return Err(invalid(format!("Model '{}' has no task '{task}'", spec.id)));
+        }
+        if self.store.get(&record.classifier_id).await?.is_some() {
+            return Err(invalid(format!(
+                "A classifier with id '{}' is already stored here; delete it first to replace it",
+                record.classifier_id
+            )));
+        }
+        Ok(self.store.put(record, None).await?.summary())
+    }
+
     /// The model a classify request needs: its own, or its classifier's. Lets a face that
     /// loads models asynchronously (the browser) load it before calling [`Self::classify`].
     pub async fn classify_model(&self, request: &ClassifyRequest) -> Result<&'static ModelSpec> {

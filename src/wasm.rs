@@ -292,6 +292,25 @@ impl Triage {
         })
     }
 
+    /// A classifier as a JSON document (labels, weights, counts, dates) to save as a file.
+    #[wasm_bindgen(js_name = exportClassifier)]
+    pub fn export_classifier(&self, id: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        promise(async move {
+            let id =
+                id.as_string().ok_or_else(|| TriageError::validation("classifier_id", "the id must be a string"))?;
+            response_js(&inner.engine.export_classifier(&id).await?)
+        })
+    }
+
+    /// Stores an exported classifier (a JSON string or object) under its id.
+    #[wasm_bindgen(js_name = importClassifier)]
+    pub fn import_classifier(&self, document: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let document = request_json(&document);
+        promise(async move { response_js(&inner.engine.import_classifier(&document?).await?) })
+    }
+
     /// Closes the IndexedDB connection (another tab may then upgrade or delete it).
     pub fn close(&self) {
         self.inner.engine.store().close();

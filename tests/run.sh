@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of triage: native (cargo test), in headless Chromium (wasm-bindgen-test on
-# WebGPU and CPU), and the user-style app test (Playwright). Needs: the wasm32 target,
+# WebGPU and CPU), the user-style app test and the demo page test (Playwright, the page
+# served by `triage serve`). Needs: the wasm32 target,
 # wasm-bindgen-cli matching Cargo.lock, chromium + chromium-driver, Node.js (.ci/run
 # installs them).
 set -euo pipefail
@@ -33,3 +34,6 @@ echo "== npm package + user-style app test (Playwright)"
 bash pkg/build.sh
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
 node tests/e2e/app.test.mjs
+
+echo "== the demo page through triage serve (Playwright)"
+node tests/e2e/page.test.mjs

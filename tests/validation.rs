@@ -252,6 +252,54 @@ fn concurrent_update_is_reported_not_lost() {
     assert_eq!(now.classifier.counts.iter().sum::<u64>(), 3, "the landed update is kept");
 }
 
+/// Export → delete → import gives back the same classifier (same answers); documents that
+/// are not exports, name an unknown model, have the wrong width or an id already stored are
+/// refused with nothing stored.
+#[test]
+fn classifiers_export_and_import_and_bad_documents_change_nothing() {
+    let (_dir, engine, id) = seeded();
+    let ask = json!({"classifier_id": id, "input": ["what a wonderful day", "terrible, never again"]});
+    let before = serde_json::to_value(block_on(engine.classify_json(&ask)).unwrap()).unwrap();
+    let document = block_on(engine.export_classifier(&id)).unwrap();
+    assert!(document.get("owner").is_none() && document.get("version").is_none(), "{document}");
+    assert_eq!(document["model"], MODEL);
+
+    // The document with one field replaced.
+    let with = |path: &[&str], value: Value| {
+        let mut d = document.clone();
+        let (last, parents) = path.split_last().unwrap();
+        let mut at = &mut d;
+        for p in parents {
+            at = &mut at[*p];
+        }
+        at[*last] = value;
+        d
+    };
+    let refusals = [
+        (json!("not an object"), "INPUT_VALIDATION_ERROR"),
+        (json!({"classifier_id": "x"}), "INPUT_VALIDATION_ERROR"),
+        (with(&["model"], json!("no-such-model")), "INPUT_MODEL_NOT_FOUND"),
+        (with(&["model"], json!("jina-embeddings-v3")), "INPUT_VALIDATION_ERROR"), // 1024 dims, not 384
+        (with(&["classifier", "dim"], json!(3)), "INPUT_VALIDATION_ERROR"),
+        (with(&["classifier", "weights"], json!([[1.0], [2.0]])), "INPUT_VALIDATION_ERROR"),
+        (with(&["format"], json!(99)), "INPUT_VALIDATION_ERROR"),
+        (with(&["classifier_id"], json!("../escape")), "INPUT_VALIDATION_ERROR"),
+        (with(&["task"], json!("retrieval.query")), "INPUT_VALIDATION_ERROR"),
+        (document.clone(), "INPUT_VALIDATION_ERROR"), // its id is already stored
+    ];
+    let stored = snapshot(&engine);
+    for (i, (bad, code)) in refusals.iter().enumerate() {
+        let err = block_on(engine.import_classifier(bad)).unwrap_err();
+        assert_eq!(err.code(), *code, "case {i}: {err}");
+        assert_eq!(snapshot(&engine), stored, "case {i} changed the store");
+    }
+    block_on(engine.delete_classifier(&id)).unwrap();
+    let summary = block_on(engine.import_classifier(&document)).unwrap();
+    assert_eq!(summary.classifier_id, id);
+    let after = serde_json::to_value(block_on(engine.classify_json(&ask)).unwrap()).unwrap();
+    assert_eq!(after["data"], before["data"]);
+}
+
 #[test]
 fn long_inputs_are_truncated_and_counted_as_processed() {
     let (_dir, engine, _) = seeded();
