@@ -52,6 +52,8 @@ function clearError() {
 
 function progress(event) {
   const row = $("progress-row");
+  // Events can trail the load they belong to (the cache write finishes after the model is built).
+  if (!state.loading) return;
   if (event.status === "ready" || event.status === "done") {
     if (event.status === "ready") row.hidden = true;
     return;
@@ -62,6 +64,11 @@ function progress(event) {
   $("progress-label").textContent = total
     ? `Loading ${event.model}: ${event.file ?? ""} ${(event.loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`
     : `Loading ${event.model}`;
+}
+
+function loaded() {
+  state.loading = false;
+  $("progress-row").hidden = true;
 }
 
 /** Runs `work` with the buttons disabled; shows its error. */
@@ -348,9 +355,10 @@ async function switchModel(id) {
   const url = new URL(location.href);
   url.searchParams.set("model", id);
   history.replaceState(null, "", url);
+  state.loading = true;
   await busy(async () => {
     await state.engine.loadModel(id);
-    $("progress-row").hidden = true;
+    loaded();
     await fillModels();
   });
   if (mode() === "json") {
@@ -456,6 +464,7 @@ async function main() {
   $("few-inputs").value = state.samples.few_shot_inputs.join("\n");
   loadSample("six-texts");
   const backend = params.get("backend") ?? "auto";
+  state.loading = true;
   try {
     state.engine = await createWorker({ model: state.model, baseUrl, backend, onProgress: progress });
     state.registry = await state.engine.models();
@@ -471,7 +480,7 @@ async function main() {
   if (b.fallbackReason && backend === "auto") $("model-note").textContent += ` · WebGPU not used: ${b.fallbackReason}`;
   await busy(async () => {
     await state.engine.loadModel(state.model);
-    $("progress-row").hidden = true;
+    loaded();
     await fillModels();
     await refreshClassifiers();
   });

@@ -68,7 +68,8 @@ async function load() {
   await page.goto(`${base}/?backend=${backend}`);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: TIMEOUT });
   assert.equal(await page.evaluate(() => document.body.dataset.ready), "yes", await errorShown());
-  assert.equal(await page.locator("#progress-row").isHidden(), true, "the progress bar goes once the model is loaded");
+  assert.equal(await errorShown(), "", "no error on load");
+  assert.equal(await page.locator("#progress-row").isHidden(), true, `the progress bar goes once the model is loaded: ${await page.locator("#progress-label").textContent()}`);
 }
 
 let failed = false;
