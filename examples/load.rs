@@ -35,11 +35,15 @@ fn main() {
                     let (mut latencies, mut errors) = (Vec::new(), 0);
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        match agent.post(url).header("Content-Type", "application/json").send(body.as_slice()) {
-                            Ok(mut r) if r.status().as_u16() == 200 && r.body_mut().read_to_vec().is_ok() => {
-                                latencies.push(t.elapsed().as_secs_f64() * 1000.0)
-                            }
-                            _ => errors += 1,
+                        let ok = match agent.post(url).header("Content-Type", "application/json").send(body.as_slice())
+                        {
+                            Ok(mut r) => r.status().as_u16() == 200 && r.body_mut().read_to_vec().is_ok(),
+                            Err(_) => false,
+                        };
+                        if ok {
+                            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                        } else {
+                            errors += 1;
                         }
                     }
                     (latencies, errors)

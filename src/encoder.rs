@@ -37,8 +37,6 @@ pub struct TextEncoder {
     dim: usize,
     /// Adapter index of each of the registry's tasks, in the registry's order.
     task_adapters: Vec<usize>,
-    /// The registry task folded into the weights by [`Self::merge_task`], if any.
-    merged: Option<usize>,
 }
 
 /// The adapter an embedding call runs with: one of the model's tasks, or the base weights.
@@ -161,24 +159,29 @@ impl TextEncoder {
                             .ok_or_else(|| unavailable(format!("config.json has no '{}' adapter", t.name)))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let model = cfg.load(weights, precision, device).await?;
+                // The adapter classification uses is folded into the weights at load (the
+                // fastest path for it, and no extra copy); other tasks go low-rank.
+                let folded = spec
+                    .classification_task
+                    .and_then(|name| spec.tasks.iter().position(|t| t.name == name))
+                    .map(|i| task_adapters[i]);
+                let model = cfg.load(weights, precision, device).await?.fold(folded);
                 (Network::JinaV3(model), cfg.hidden_size, task_adapters)
             }
         };
-        Ok(Self { spec, tokenizer, network, device: device.clone(), dim, task_adapters, merged: None })
+        Ok(Self { spec, tokenizer, network, device: device.clone(), dim, task_adapters })
     }
 
-    /// Folds one task's adapter into the weights once (`W + s·B·A`), instead of applying it
-    /// on the low-rank path per call; the model then serves that task only. Kept to measure
-    /// the two against each other (`triage bench --merged`).
-    pub fn merge_task(self, name: &str) -> Result<Self> {
-        let choice = self.task(Some(name))?;
-        let Some(i) = choice.0 else { return Ok(self) };
+    /// Folds `task`'s adapter into the weights ([`TaskChoice::NONE`]: back to the base
+    /// weights, every task then on the low-rank path). Every task stays available either
+    /// way; this only moves which one is fastest (`triage bench --unfolded`).
+    pub fn fold_task(self, task: TaskChoice) -> Result<Self> {
+        let adapter = task.0.map(|i| self.task_adapters[i]);
         let network = match self.network {
-            Network::JinaV3(m) => Network::JinaV3(m.merged(self.task_adapters[i])),
+            Network::JinaV3(m) => Network::JinaV3(m.fold(adapter)),
             other => other,
         };
-        Ok(Self { network, merged: Some(i), ..self })
+        Ok(Self { network, ..self })
     }
 
     /// Builds the model from a directory holding the registry's files, checking pinned
@@ -300,16 +303,7 @@ impl TextEncoder {
         let pooled = match &self.network {
             Network::Bert(m) => m.forward(ids, mask),
             Network::JinaV3(m) => {
-                let adapter = match (self.merged, task.0) {
-                    (None, t) => t.map(|i| self.task_adapters[i]),
-                    (Some(merged), Some(t)) if merged == t => None,
-                    (Some(merged), _) => {
-                        return Err(TriageError::Internal(format!(
-                            "this instance of {} has only its '{}' adapter (merged)",
-                            self.spec.id, self.spec.tasks[merged].name
-                        )));
-                    }
-                };
+                let adapter = task.0.map(|i| self.task_adapters[i]);
                 m.forward(ids, mask, &vec![adapter; batch.len()])
             }
         };

@@ -403,10 +403,8 @@ impl<S: ClassifierStore> Engine<S> {
     /// know or weights of another width, or its id is already stored.
     pub async fn import_classifier(&self, document: &Value) -> Result<ClassifierSummary> {
         let invalid = |why: String| TriageError::validation("classifier", why);
-        let mut fields = document
-            .as_object()
-            .cloned()
-            .ok_or_else(|| invalid("A classifier export is a JSON object".into()))?;
+        let mut fields =
+            document.as_object().cloned().ok_or_else(|| invalid("A classifier export is a JSON object".into()))?;
         fields.insert("version".into(), Value::from(0));
         fields.insert("owner".into(), Value::Null);
         let record: ClassifierRecord = serde_json::from_value(Value::Object(fields))

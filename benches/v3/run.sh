@@ -26,7 +26,7 @@ with_peak() {
   local out time
   out="$(mktemp)"; time="$(mktemp)"
   if /usr/bin/time -v "$@" >"$out" 2>"$time"; then
-    local rss; rss="$(awk '/Maximum resident/ {printf "%d", $6 * 1024}' "$time")"
+    local rss; rss="$(awk '/Maximum resident/ {printf "%.0f", $6 * 1024}' "$time")"
     sed "s/}\$/, \"peak_rss_bytes\": $rss}/" "$out"
   else
     echo "{\"failed\": \"$*\"}"; tail -n 5 "$time" >&2

@@ -3,11 +3,14 @@
 //! checkpoint's own names. Follows the facts in the project's model spec (§1) and
 //! transformers' `JinaEmbeddingsV3Model` (which the golden fixtures come from).
 //!
-//! LoRA is applied on the low-rank path, per input row: `y = x·Wᵀ + b + s·(x·A[t]ᵀ)·B[t]ᵀ`
-//! for linears and `W[id] + s·A[t][id]·B[t]` for embeddings, so no 250002×1024 matrix is
-//! ever built and one batch can mix tasks. Rows without a task use the base weights.
-//! [`JinaV3::merged`] folds one adapter into the weights instead (kept for the speed
-//! comparison in `triage bench`; see README).
+//! LoRA: one adapter (the one most inputs use: classification for triage) can be folded into
+//! the weights once ([`JinaV3::fold`]: `W + s·B·A`, tensor by tensor, so never a second copy
+//! of the model); every other row takes the low-rank path against it:
+//! `y = x·Wᵀ + b + s·(x·A[t]ᵀ)·B[t]ᵀ − s·(x·A[f]ᵀ)·B[f]ᵀ` for a row of task `t` with `f`
+//! folded (embeddings alike, with rows `A[t][id]`), so no 250002×1024 matrix is ever built
+//! per task and one batch can mix tasks. Rows without a task get the base weights back the
+//! same way. Folding the hot adapter is measured faster than the pure low-rank path on
+//! burn-flex (README, jina-embeddings-v3 benchmark).
 //!
 //! Weights stream in through [`crate::weights`], converted to the device's dtype on the way.
 
@@ -152,6 +155,7 @@ impl JinaV3Config {
                 .collect(),
             rotary_base: self.rotary_emb_base,
             lora_scale: self.lora_scale(),
+            folded: None,
         }
     }
 
@@ -181,27 +185,40 @@ impl JinaV3Config {
     }
 }
 
-/// Which adapter each row of a batch uses: gather indices and a 0/1 row mask.
+/// One low-rank term of a batch: which adapter each row takes and with which sign.
 #[derive(Clone, Debug)]
-pub struct RowTasks {
+struct RowTerm {
     /// `[batch]` adapter index (0 where the row has none).
     index: Tensor<1, Int>,
-    /// `[batch, 1, 1]`: 1 where the row has an adapter.
-    on: Tensor<3>,
-    any: bool,
+    /// `[batch, 1, 1]`: +1 or −1 where the row takes the term, 0 where not.
+    sign: Tensor<3>,
+}
+
+/// The low-rank terms each row of a batch needs on top of the weights: its own adapter
+/// (added) and the folded one (subtracted), each left out where it cancels.
+#[derive(Clone, Debug)]
+pub struct RowTasks {
+    terms: Vec<RowTerm>,
 }
 
 impl RowTasks {
-    /// `dtype`: the weights' float dtype.
-    pub fn new(tasks: &[Option<usize>], device: &Device, dtype: DType) -> Self {
-        let index: Vec<i32> = tasks.iter().map(|t| t.unwrap_or(0) as i32).collect();
-        let on: Vec<f32> = tasks.iter().map(|t| if t.is_some() { 1.0 } else { 0.0 }).collect();
+    /// `tasks`: each row's adapter; `folded`: the adapter in the weights; `dtype`: theirs.
+    pub fn new(tasks: &[Option<usize>], folded: Option<usize>, device: &Device, dtype: DType) -> Self {
         let n = tasks.len();
-        RowTasks {
-            index: Tensor::from_data(TensorData::new(index, [n]), device),
-            on: Tensor::from_data(TensorData::new(on, [n, 1, 1]).convert_dtype(dtype), (device, dtype)),
-            any: tasks.iter().any(Option::is_some),
-        }
+        let term = |pick: &dyn Fn(Option<usize>) -> Option<usize>, sign: f32| {
+            let picked: Vec<Option<usize>> = tasks.iter().map(|&t| if t == folded { None } else { pick(t) }).collect();
+            picked.iter().any(Option::is_some).then(|| {
+                let index: Vec<i32> = picked.iter().map(|t| t.unwrap_or(0) as i32).collect();
+                let signs: Vec<f32> = picked.iter().map(|t| if t.is_some() { sign } else { 0.0 }).collect();
+                RowTerm {
+                    index: Tensor::from_data(TensorData::new(index, [n]), device),
+                    sign: Tensor::from_data(TensorData::new(signs, [n, 1, 1]).convert_dtype(dtype), (device, dtype)),
+                }
+            })
+        };
+        let own = term(&|t| t, 1.0);
+        let unfold = term(&|_| folded, -1.0);
+        RowTasks { terms: own.into_iter().chain(unfold).collect() }
     }
 }
 
@@ -221,16 +238,16 @@ impl LoraLinear {
     fn forward(&self, x: Tensor<3>, tasks: &RowTasks, scale: f32) -> Tensor<3> {
         let [batch, seq, inp] = x.dims();
         let out = self.weight.dims()[0];
-        let base =
+        let mut y =
             x.clone().reshape([batch * seq, inp]).matmul(self.weight.val().transpose()).reshape([batch, seq, out])
                 + self.bias.val().reshape([1, 1, out]);
-        if !tasks.any {
-            return base;
+        for term in &tasks.terms {
+            let a = self.lora_a.val().select(0, term.index.clone()); // [batch, rank, in]
+            let b = self.lora_b.val().select(0, term.index.clone()); // [batch, out, rank]
+            let delta = x.clone().matmul(a.swap_dims(1, 2)).matmul(b.swap_dims(1, 2)); // [batch, seq, out]
+            y = y + delta * term.sign.clone() * scale;
         }
-        let a = self.lora_a.val().select(0, tasks.index.clone()); // [batch, rank, in]
-        let b = self.lora_b.val().select(0, tasks.index.clone()); // [batch, out, rank]
-        let delta = x.matmul(a.swap_dims(1, 2)).matmul(b.swap_dims(1, 2)); // [batch, seq, out]
-        base + delta * tasks.on.clone() * scale
+        y
     }
 }
 
@@ -284,17 +301,17 @@ impl LoraEmbedding {
         let [batch, seq] = ids.dims();
         let [rows, hidden] = self.dims();
         let flat = ids.reshape([batch * seq]);
-        let base = self.rows(flat.clone()).reshape([batch, seq, hidden]);
-        if !tasks.any {
-            return base;
-        }
+        let mut y = self.rows(flat.clone()).reshape([batch, seq, hidden]);
         let [t, _, rank] = self.lora_a.dims();
-        // Row (task, id) of A viewed as [tasks·rows, rank]: index task·rows + id.
-        let offset = (tasks.index.clone() * rows as i32).reshape([batch, 1]);
-        let index = (flat.reshape([batch, seq]) + offset).reshape([batch * seq]);
-        let a = self.lora_a.val().reshape([t * rows, rank]).select(0, index).reshape([batch, seq, rank]);
-        let b = self.lora_b.val().select(0, tasks.index.clone()); // [batch, rank, hidden]
-        base + a.matmul(b) * tasks.on.clone() * scale
+        for term in &tasks.terms {
+            // Row (task, id) of A viewed as [tasks·rows, rank]: index task·rows + id.
+            let offset = (term.index.clone() * rows as i32).reshape([batch, 1]);
+            let index = (flat.clone().reshape([batch, seq]) + offset).reshape([batch * seq]);
+            let a = self.lora_a.val().reshape([t * rows, rank]).select(0, index).reshape([batch, seq, rank]);
+            let b = self.lora_b.val().select(0, term.index.clone()); // [batch, rank, hidden]
+            y = y + a.matmul(b) * term.sign.clone() * scale;
+        }
+        y
     }
 }
 
@@ -317,6 +334,8 @@ pub struct JinaV3 {
     layers: Vec<JinaV3Layer>,
     rotary_base: f64,
     lora_scale: f32,
+    /// The adapter folded into the weights ([`JinaV3::fold`]), if any.
+    folded: Option<usize>,
 }
 
 /// `[batch, heads, seq, head_dim]` rotated by position ("rotate half", NeoX form).
@@ -361,32 +380,50 @@ impl JinaV3Layer {
     }
 }
 
+/// `s·(B[to]·A[to] − B[from]·A[from])` as `[out, in]`-shaped terms: the change of weights
+/// from having adapter `from` folded in to having `to` (either may be none).
+fn refold_terms(from: Option<usize>, to: Option<usize>, scale: f32) -> Vec<(usize, f32)> {
+    let mut terms = Vec::new();
+    if from != to {
+        terms.extend(to.map(|t| (t, scale)));
+        terms.extend(from.map(|f| (f, -scale)));
+    }
+    terms
+}
+
 impl LoraLinear {
-    fn merged(self, task: usize, scale: f32) -> Self {
+    fn refolded(self, terms: &[(usize, f32)]) -> Self {
         let [_, out, r] = self.lora_b.dims();
         let inp = self.weight.dims()[1];
-        let b = self.lora_b.val().slice([task..task + 1, 0..out, 0..r]).reshape([out, r]);
-        let a = self.lora_a.val().slice([task..task + 1, 0..r, 0..inp]).reshape([r, inp]);
-        let weight = self.weight.val() + b.matmul(a) * scale;
+        let mut weight = self.weight.val();
+        for &(task, coefficient) in terms {
+            let b = self.lora_b.val().slice([task..task + 1, 0..out, 0..r]).reshape([out, r]);
+            let a = self.lora_a.val().slice([task..task + 1, 0..r, 0..inp]).reshape([r, inp]);
+            weight = weight + b.matmul(a) * coefficient;
+        }
         LoraLinear { weight: Param::from_tensor(weight), ..self }
     }
 }
 
 impl LoraEmbedding {
-    /// Block by block, so the merged table is never one buffer either.
-    fn merged(self, task: usize, scale: f32) -> Self {
+    /// Block by block, so the changed table is never one buffer either.
+    fn refolded(self, terms: &[(usize, f32)]) -> Self {
         let r = self.lora_a.dims()[2];
         let h = self.dims()[1];
-        let b = self.lora_b.val().slice([task..task + 1, 0..r, 0..h]).reshape([r, h]);
         let mut start = 0;
         let blocks = self
             .weight
             .into_iter()
             .map(|block| {
                 let rows = block.dims()[0];
-                let a = self.lora_a.val().slice([task..task + 1, start..start + rows, 0..r]).reshape([rows, r]);
+                let mut table = block.val();
+                for &(task, coefficient) in terms {
+                    let a = self.lora_a.val().slice([task..task + 1, start..start + rows, 0..r]).reshape([rows, r]);
+                    let b = self.lora_b.val().slice([task..task + 1, 0..r, 0..h]).reshape([r, h]);
+                    table = table + a.matmul(b) * coefficient;
+                }
                 start += rows;
-                Param::from_tensor(block.val() + a.matmul(b.clone()) * scale)
+                Param::from_tensor(table)
             })
             .collect();
         LoraEmbedding { weight: blocks, ..self }
@@ -394,26 +431,36 @@ impl LoraEmbedding {
 }
 
 impl JinaV3 {
-    /// The network with adapter `task` folded into every weight (`W + s·B·A`, once): run it
-    /// with no task per row. One task per model; the alternative to the low-rank path.
-    pub fn merged(self, task: usize) -> Self {
-        let s = self.lora_scale;
+    /// The network with adapter `task` folded into its weights (`None`: the base weights),
+    /// whatever was folded before; rows of other tasks then take the low-rank path against
+    /// it. Changes one weight at a time.
+    pub fn fold(self, task: Option<usize>) -> Self {
+        let terms = refold_terms(self.folded, task, self.lora_scale);
+        if terms.is_empty() {
+            return self;
+        }
         JinaV3 {
-            word: self.word.merged(task, s),
-            token_type: self.token_type.merged(task, s),
+            word: self.word.refolded(&terms),
+            token_type: self.token_type.refolded(&terms),
             layers: self
                 .layers
                 .into_iter()
                 .map(|l| JinaV3Layer {
-                    wqkv: l.wqkv.merged(task, s),
-                    out_proj: l.out_proj.merged(task, s),
-                    fc1: l.fc1.merged(task, s),
-                    fc2: l.fc2.merged(task, s),
+                    wqkv: l.wqkv.refolded(&terms),
+                    out_proj: l.out_proj.refolded(&terms),
+                    fc1: l.fc1.refolded(&terms),
+                    fc2: l.fc2.refolded(&terms),
                     ..l
                 })
                 .collect(),
+            folded: task,
             ..self
         }
+    }
+
+    /// The adapter folded into the weights.
+    pub fn folded(&self) -> Option<usize> {
+        self.folded
     }
 
     /// The weights' float dtype.
@@ -446,7 +493,7 @@ impl JinaV3 {
     pub fn encode(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>, tasks: &[Option<usize>]) -> Tensor<3> {
         let [batch, seq] = ids.dims();
         let device = ids.device();
-        let tasks = RowTasks::new(tasks, &device, self.dtype());
+        let tasks = RowTasks::new(tasks, self.folded, &device, self.dtype());
         let s = self.lora_scale;
         let heads = self.layers.first().map(|l| l.heads).unwrap_or(1);
         let hidden = self.word.dims()[1];
