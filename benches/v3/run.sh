@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # jina-embeddings-v3 benchmark (not a test), natively: a full-size checkpoint with random
 # weights (benches/v3/make_checkpoint.py, generated once into DIR, never committed) loaded by
-# triage (flex: low-rank LoRA and merged; wgpu) and by transformers' JinaEmbeddingsV3Model
+# triage (flex: classification adapter folded at load, and --unfolded; wgpu) and by
+# transformers' JinaEmbeddingsV3Model
 # (PyTorch CPU, f32, merged adapter) in the same run: load time, peak RSS while loading
 # (/usr/bin/time -v, a process that only loads), emb/s at each token length and batch.
 #
 #   bash benches/v3/run.sh [DIR] [seconds-per-case] [tokens] [batches]
+#   (WGPU_TOKENS / WGPU_BATCHES: fewer cases on wgpu — a software Vulkan takes minutes each)
 #
 # Needs: a Python with torch, transformers==5.23.0, safetensors (PYTHON=...), the XLM-R
 # tokenizer (python3 models/fetch.py multilingual-e5-small), /usr/bin/time; for wgpu a
@@ -33,12 +35,12 @@ with_peak() {
   fi
   rm -f "$out" "$time"
 }
-for args in "--backend flex" "--backend flex --merged" "--backend wgpu"; do
+for args in "--backend flex" "--backend flex --unfolded" "--backend wgpu"; do
   with_peak "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args
 done
 with_peak "$PYTHON" benches/v3/peer.py "$DIR" --load-only
 "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex
-"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex --merged
+"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex --unfolded
 "$PYTHON" benches/v3/peer.py "$DIR" --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS"
-"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend wgpu \
+"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "${WGPU_TOKENS:-$TOKENS}" --batches "${WGPU_BATCHES:-$BATCHES}" --seconds "$SECS" --backend wgpu \
   || echo '{"note": "wgpu backend unavailable on this machine"}'
