@@ -286,8 +286,7 @@ impl Triage {
     pub fn delete_classifier(&self, id: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let id =
-                id.as_string().ok_or_else(|| TriageError::validation("classifier_id", "the id must be a string"))?;
+            let id = classifier_id(&id)?;
             response_js(&inner.engine.delete_classifier(&id).await?)
         })
     }
@@ -297,8 +296,7 @@ impl Triage {
     pub fn export_classifier(&self, id: JsValue) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            let id =
-                id.as_string().ok_or_else(|| TriageError::validation("classifier_id", "the id must be a string"))?;
+            let id = classifier_id(&id)?;
             response_js(&inner.engine.export_classifier(&id).await?)
         })
     }
@@ -317,7 +315,11 @@ impl Triage {
     }
 }
 
-/// A request without `model` (Jina's own samples have none) uses this engine's model.
+/// A classifier id passed from JS.
+fn classifier_id(id: &JsValue) -> Result<String, TriageError> {
+    id.as_string().ok_or_else(|| TriageError::validation("classifier_id", "the id must be a string"))
+}
+
 /// The models triage knows: `[{ id, dim, maxTokens, sizeBytes, description, imageInputs }]`.
 #[wasm_bindgen]
 pub fn models() -> JsValue {
