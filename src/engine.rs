@@ -377,9 +377,15 @@ impl<S: ClassifierStore> Engine<S> {
         self.delete_classifier_as(&Caller::Local, id).await
     }
 
-    /// Deletes a classifier `caller` owns.
+    /// Deletes a classifier `caller` owns. A stored record that does not read back (corrupt)
+    /// can be deleted by any caller: it serves no one, and deleting is the way out.
     pub async fn delete_classifier_as(&self, caller: &Caller, id: &str) -> Result<DeleteResponse> {
-        self.find_classifier(caller, id, Caller::owns).await?;
+        if let Caller::Key(_) = caller
+            && let Ok(record) = self.store.get(id).await
+            && !record.is_some_and(|r| caller.owns(&r))
+        {
+            return Err(TriageError::NotFound { kind: "Classifier", id: id.to_string() });
+        }
         if !self.store.delete(id).await? {
             return Err(TriageError::NotFound { kind: "Classifier", id: id.to_string() });
         }

@@ -257,7 +257,7 @@ fn concurrent_update_is_reported_not_lost() {
 /// refused with nothing stored.
 #[test]
 fn classifiers_export_and_import_and_bad_documents_change_nothing() {
-    let (_dir, engine, id) = seeded();
+    let (dir, engine, id) = seeded();
     let ask = json!({"classifier_id": id, "input": ["what a wonderful day", "terrible, never again"]});
     let before = serde_json::to_value(block_on(engine.classify_json(&ask)).unwrap()).unwrap();
     let document = block_on(engine.export_classifier(&id)).unwrap();
@@ -298,6 +298,12 @@ fn classifiers_export_and_import_and_bad_documents_change_nothing() {
     assert_eq!(summary.classifier_id, id);
     let after = serde_json::to_value(block_on(engine.classify_json(&ask)).unwrap()).unwrap();
     assert_eq!(after["data"], before["data"]);
+
+    // A record that does not read back is reported, and can still be deleted.
+    std::fs::write(dir.path().join("broken.json"), b"{\"format\": 1}").unwrap();
+    assert!(block_on(engine.classifiers()).unwrap_err().to_string().contains("corrupt"));
+    assert!(block_on(engine.delete_classifier("broken")).unwrap().deleted);
+    assert_eq!(block_on(engine.classifiers()).unwrap().len(), 1);
 }
 
 #[test]
