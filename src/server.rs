@@ -233,11 +233,11 @@ async fn classifiers<S: ClassifierStore + Send + Sync + 'static>(
     State(app): State<Shared<S>>,
     headers: HeaderMap,
 ) -> Response {
-    let result = match app.caller(&headers) {
-        Ok(caller) => app.run(false, move |engine| pollster::block_on(engine.classifiers_as(&caller))).await,
-        Err(e) => Err(e),
+    let listed = async {
+        let caller = app.caller(&headers)?;
+        app.run(false, move |engine| pollster::block_on(engine.classifiers_as(&caller))).await
     };
-    respond(result)
+    respond(listed.await)
 }
 
 async fn delete_classifier<S: ClassifierStore + Send + Sync + 'static>(
@@ -245,11 +245,11 @@ async fn delete_classifier<S: ClassifierStore + Send + Sync + 'static>(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let result = match app.caller(&headers) {
-        Ok(caller) => app.run(false, move |engine| pollster::block_on(engine.delete_classifier_as(&caller, &id))).await,
-        Err(e) => Err(e),
+    let deleted = async {
+        let caller = app.caller(&headers)?;
+        app.run(false, move |engine| pollster::block_on(engine.delete_classifier_as(&caller, &id))).await
     };
-    respond(result)
+    respond(deleted.await)
 }
 
 /// Jina's `ModelInfo` for a registry entry, plus triage's `size_bytes` and `available`
@@ -354,12 +354,22 @@ async fn files<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Sha
         (options.www_dir.as_deref(), path.clone())
     };
     let Some(file) = root.and_then(|root| safe_join(root, &rel)) else { return not_found() };
-    match tokio::fs::read(&file).await {
-        Ok(bytes) => {
+    // Streamed, not read whole: model weights are up to a gigabyte.
+    let opened = match tokio::fs::File::open(&file).await {
+        Ok(f) => f.metadata().await.map(|m| (f, m)),
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok((f, meta)) if meta.is_file() => {
             let cache = if path.starts_with("/models/") { "public, max-age=31536000, immutable" } else { "no-cache" };
-            ([(header::CONTENT_TYPE, content_type(&file)), (header::CACHE_CONTROL, cache)], bytes).into_response()
+            let headers = [
+                (header::CONTENT_TYPE, content_type(&file).to_string()),
+                (header::CACHE_CONTROL, cache.to_string()),
+                (header::CONTENT_LENGTH, meta.len().to_string()),
+            ];
+            (headers, Body::from_stream(tokio_util::io::ReaderStream::new(f))).into_response()
         }
-        Err(_) => not_found(),
+        _ => not_found(),
     }
 }
 

@@ -55,15 +55,8 @@ fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16
     let agent = agent();
     let auth = key.map(|k| format!("Bearer {k}"));
     let mut response = match (method, body) {
-        ("GET", _) => {
-            let r = agent.get(url);
-            match &auth {
-                Some(a) => r.header("Authorization", a).call(),
-                None => r.call(),
-            }
-        }
-        ("DELETE", _) => {
-            let r = agent.delete(url);
+        ("GET" | "DELETE", _) => {
+            let r = if method == "GET" { agent.get(url) } else { agent.delete(url) };
             match &auth {
                 Some(a) => r.header("Authorization", a).call(),
                 None => r.call(),
@@ -321,8 +314,11 @@ fn the_page_and_the_model_files_are_served_and_nothing_outside() {
     assert_eq!(page.status().as_u16(), 200);
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     assert!(page.body_mut().read_to_string().unwrap().contains("<title>triage</title>"));
-    let config = agent().get(&server.url("/models/all-minilm-l6-v2/config.json")).call().unwrap();
+    let mut config = agent().get(&server.url("/models/all-minilm-l6-v2/config.json")).call().unwrap();
     assert_eq!(config.status().as_u16(), 200);
+    let on_disk = std::fs::read(models_dir().join("all-minilm-l6-v2/config.json")).unwrap();
+    assert_eq!(config.headers()["content-length"], on_disk.len().to_string().as_str());
+    assert_eq!(config.body_mut().read_to_vec().unwrap(), on_disk);
     for path in ["/models/../Cargo.toml", "/models/%2e%2e/Cargo.toml", "/.hidden", "/missing.js"] {
         let r = agent().get(&server.url(path)).call().unwrap();
         assert_eq!(r.status().as_u16(), 404, "{path}");
