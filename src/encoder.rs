@@ -159,29 +159,27 @@ impl TextEncoder {
                             .ok_or_else(|| unavailable(format!("config.json has no '{}' adapter", t.name)))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                // The adapter classification uses is folded into the weights at load (the
-                // fastest path for it, and no extra copy); other tasks go low-rank.
-                let folded = spec
-                    .classification_task
-                    .and_then(|name| spec.tasks.iter().position(|t| t.name == name))
-                    .map(|i| task_adapters[i]);
-                let model = cfg.load(weights, precision, device).await?.fold(folded);
+                let model = cfg.load(weights, precision, device).await?;
                 (Network::JinaV3(model), cfg.hidden_size, task_adapters)
             }
         };
-        Ok(Self { spec, tokenizer, network, device: device.clone(), dim, task_adapters })
+        let encoder = Self { spec, tokenizer, network, device: device.clone(), dim, task_adapters };
+        // The adapter classification uses (the default task) is folded into the weights at
+        // load: the fastest path for it, and no extra copy; other tasks go low-rank.
+        let default_task = encoder.task(None)?;
+        Ok(encoder.fold_task(default_task))
     }
 
     /// Folds `task`'s adapter into the weights ([`TaskChoice::NONE`]: back to the base
     /// weights, every task then on the low-rank path). Every task stays available either
     /// way; this only moves which one is fastest (`triage bench --unfolded`).
-    pub fn fold_task(self, task: TaskChoice) -> Result<Self> {
+    pub fn fold_task(self, task: TaskChoice) -> Self {
         let adapter = task.0.map(|i| self.task_adapters[i]);
         let network = match self.network {
             Network::JinaV3(m) => Network::JinaV3(m.fold(adapter)),
             other => other,
         };
-        Ok(Self { network, ..self })
+        Self { network, ..self }
     }
 
     /// Builds the model from a directory holding the registry's files, checking pinned
@@ -228,7 +226,7 @@ impl TextEncoder {
             None => return Ok(TaskChoice::NONE),
             Some(n) => n,
         };
-        match self.spec.tasks.iter().position(|t| t.name == name) {
+        match self.spec.task_index(name) {
             Some(i) => Ok(TaskChoice(Some(i))),
             None if self.spec.tasks.is_empty() => Err(TriageError::validation(
                 "task",

@@ -424,7 +424,7 @@ impl<S: ClassifierStore> Engine<S> {
             )));
         }
         if let Some(task) = &record.task
-            && !spec.tasks.iter().any(|t| t.name == task)
+            && spec.task_index(task).is_none()
         {
             return Err(invalid(format!("Model '{}' has no task '{task}'", spec.id)));
         }

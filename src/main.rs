@@ -219,7 +219,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
     let store = FsStore::open(cli.store.clone().unwrap_or_else(default_store))?;
     // Jina's default model when its files are here; else the one every machine can fetch.
     let mut default_model = registry::find(registry::DEFAULT_MODEL)?;
-    if !default_model.files.iter().all(|f| cli.models_dir.join(default_model.id).join(f.name).exists()) {
+    if !default_model.files_in(&cli.models_dir) {
         let fallback = registry::find(registry::OFFLINE_DEFAULT_MODEL)?;
         if !cli.quiet {
             eprintln!(
@@ -251,10 +251,9 @@ fn run(cli: Cli) -> Result<(), TriageError> {
             let rows: Vec<_> = registry::MODELS
                 .iter()
                 .map(|m| {
-                    let present = m.files.iter().all(|f| cli.models_dir.join(m.id).join(f.name).exists());
                     serde_json::json!({
                         "id": m.id, "dim": m.dim, "max_tokens": m.max_tokens, "size_bytes": m.size_bytes(),
-                        "present": present, "source": m.source, "description": m.description,
+                        "present": m.files_in(&cli.models_dir), "source": m.source, "description": m.description,
                     })
                 })
                 .collect();
@@ -327,7 +326,7 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
     let started = Instant::now();
     let mut encoder = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &device(backend)?, true)?;
     if unfolded {
-        encoder = encoder.fold_task(triage::encoder::TaskChoice::NONE)?;
+        encoder = encoder.fold_task(triage::encoder::TaskChoice::NONE);
     }
     // Work is queued lazily on some backends: finish loading before the clock stops.
     pollster::block_on(encoder.embed_ids(&[vec![0, 2]], encoder.task(None)?))?;

@@ -72,8 +72,14 @@ impl ModelSpec {
         self.files.iter().map(|f| f.size).sum()
     }
 
-    pub fn task(&self, name: &str) -> Option<&'static Task> {
-        self.tasks.iter().find(|t| t.name == name)
+    /// The position of task `name` in [`Self::tasks`].
+    pub fn task_index(&self, name: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.name == name)
+    }
+
+    /// Whether every file of the model is in `models_dir/<id>/`.
+    pub fn files_in(&self, models_dir: &std::path::Path) -> bool {
+        self.files.iter().all(|f| models_dir.join(self.id).join(f.name).is_file())
     }
 }
 
@@ -209,7 +215,7 @@ mod tests {
             assert!(m.max_tokens <= crate::api::MAX_TOKENS_PER_INPUT);
             assert!(m.files.iter().all(|f| f.sha256.is_none_or(|d| d.len() == 64)));
             if let Some(task) = m.classification_task {
-                assert!(m.task(task).is_some(), "{}: classification task {task} not among its tasks", m.id);
+                assert!(m.task_index(task).is_some(), "{}: classification task {task} not among its tasks", m.id);
             }
             assert!(m.matryoshka_dims.iter().all(|&d| d <= m.dim));
         }

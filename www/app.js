@@ -145,7 +145,7 @@ function loadSample(id) {
   const body = { ...sample.body };
   if (!body.model) body.model = state.model;
   requestToForm(body);
-  $("request").value = JSON.stringify({ ...body }, null, 2);
+  $("request").value = JSON.stringify(body, null, 2);
   updateSnippets("/v1/classify", currentRequest());
 }
 
@@ -164,7 +164,7 @@ function updateSnippets(path, request) {
   $("js").textContent =
     `import { createWorker } from "triage-classify";\n\n` +
     `const triage = await createWorker({ model: ${JSON.stringify(state.model)} });\n` +
-    `const response = await triage.${call}(${json.replace(/\n/g, "\n")});\nconsole.log(response);`;
+    `const response = await triage.${call}(${json});\nconsole.log(response);`;
 }
 
 // ---------- the response ----------

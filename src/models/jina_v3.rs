@@ -458,11 +458,6 @@ impl JinaV3 {
         }
     }
 
-    /// The adapter folded into the weights.
-    pub fn folded(&self) -> Option<usize> {
-        self.folded
-    }
-
     /// The weights' float dtype.
     pub fn dtype(&self) -> DType {
         self.word.weight.first().map_or(DType::F32, |b| b.val().dtype())
