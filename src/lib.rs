@@ -19,6 +19,7 @@ pub mod encoder;
 pub mod engine;
 pub mod error;
 pub mod fewshot;
+pub mod image;
 pub mod models;
 pub mod registry;
 #[cfg(all(feature = "serve", not(target_arch = "wasm32")))]
