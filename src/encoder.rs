@@ -1,4 +1,5 @@
-//! A loaded text model: tokenizer + network on one device. Texts in, unit vectors out.
+//! A loaded model: tokenizer + text network (+ image tower for jina-clip) on one device.
+//! Texts or preprocessed images in, unit vectors out.
 //!
 //! Inputs are sorted by length and cut into batches so padding stays small; within a
 //! batch, padding is masked in attention and never pooled. The one read of the result is
@@ -14,6 +15,9 @@ use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams
 
 use crate::error::{Result, TriageError};
 use crate::models::bert::{self, Bert, BertConfig};
+use crate::models::eva02::Eva02;
+use crate::models::jina_bert::JinaBert;
+use crate::models::jina_clip::{ClipTextTower, JinaClipConfig};
 use crate::models::jina_v3::{JinaV3, JinaV3Config};
 use crate::registry::{Architecture, ModelSpec};
 use crate::weights::{self, ByteSource, Precision};
@@ -21,17 +25,23 @@ use crate::weights::{self, ByteSource, Precision};
 /// Sequences per forward pass.
 pub const BATCH_SIZE: usize = 32;
 
+/// Images per forward pass of an image tower (a jina-clip-v2 image is 1,297 tokens).
+pub const IMAGE_BATCH_SIZE: usize = 8;
+
 // Built once per model and never moved around: the size difference is harmless.
 #[allow(clippy::large_enum_variant)]
 enum Network {
     Bert(Bert),
     JinaV3(JinaV3),
+    JinaBert(JinaBert),
 }
 
-pub struct TextEncoder {
+pub struct Encoder {
     pub spec: &'static ModelSpec,
     tokenizer: Tokenizer,
     network: Network,
+    /// The image tower of models that embed images.
+    vision: Option<Eva02>,
     device: Device,
     /// Embedding width (from the model's config.json).
     dim: usize,
@@ -46,6 +56,14 @@ pub struct TaskChoice(Option<usize>);
 impl TaskChoice {
     /// Base weights, no instruction prefix (all models).
     pub const NONE: TaskChoice = TaskChoice(None);
+}
+
+/// Adapter index of each of the registry's tasks in a jina-embeddings-v3 config.
+fn task_adapters(spec: &ModelSpec, cfg: &JinaV3Config) -> std::result::Result<Vec<usize>, String> {
+    spec.tasks
+        .iter()
+        .map(|t| cfg.task_index(t.name).ok_or_else(|| format!("config.json has no '{}' adapter", t.name)))
+        .collect()
 }
 
 /// Checks a file's bytes against the sha256 the registry pins.
@@ -105,7 +123,7 @@ pub fn load_tokenizer(bytes: &[u8], truncate_to: Option<usize>) -> Result<Tokeni
     Ok(tokenizer)
 }
 
-impl TextEncoder {
+impl Encoder {
     /// Builds the model from its files: config and tokenizer bytes, and the weights read
     /// front to back from `weights` (a file natively, a cached response in the browser),
     /// stored on the device in `precision` where the architecture streams its weights.
@@ -119,6 +137,7 @@ impl TextEncoder {
     ) -> Result<Self> {
         let unavailable = |e: String| TriageError::ModelUnavailable(format!("{}: {e}", spec.id));
         let tokenizer = load_tokenizer(tokenizer, Some(spec.max_tokens))?;
+        let mut vision = None;
         let (network, dim, task_adapters) = match spec.architecture {
             Architecture::Bert => {
                 let cfg: BertConfig =
@@ -151,19 +170,35 @@ impl TextEncoder {
                 let cfg: JinaV3Config =
                     serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
                 cfg.validate().map_err(unavailable)?;
-                let task_adapters = spec
-                    .tasks
-                    .iter()
-                    .map(|t| {
-                        cfg.task_index(t.name)
-                            .ok_or_else(|| unavailable(format!("config.json has no '{}' adapter", t.name)))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let task_adapters = task_adapters(spec, &cfg).map_err(unavailable)?;
                 let model = cfg.load(weights, precision, device).await?;
                 (Network::JinaV3(model), cfg.hidden_size, task_adapters)
             }
+            Architecture::JinaClip(text) => {
+                let cfg: JinaClipConfig =
+                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                cfg.validate(text).map_err(unavailable)?;
+                let (tower, eva) = cfg.load(text, weights, precision, device).await?;
+                vision = Some(eva);
+                match tower {
+                    ClipTextTower::JinaBert(m) => {
+                        let dim = cfg.jina_bert().map_err(unavailable)?.hidden_size;
+                        (Network::JinaBert(m), dim, Vec::new())
+                    }
+                    ClipTextTower::JinaV3(m) => {
+                        let text_cfg = cfg.jina_v3().map_err(unavailable)?;
+                        let adapters = task_adapters(spec, &text_cfg).map_err(unavailable)?;
+                        (Network::JinaV3(m), text_cfg.hidden_size, adapters)
+                    }
+                }
+            }
         };
-        let encoder = Self { spec, tokenizer, network, device: device.clone(), dim, task_adapters };
+        if let Some(eva) = &vision
+            && eva.width() != dim
+        {
+            return Err(unavailable(format!("image embeddings have {} dims, text embeddings {dim}", eva.width())));
+        }
+        let encoder = Self { spec, tokenizer, network, vision, device: device.clone(), dim, task_adapters };
         // The adapter classification uses (the default task) is folded into the weights at
         // load: the fastest path for it, and no extra copy; other tasks go low-rank.
         let default_task = encoder.task(None)?;
@@ -300,19 +335,61 @@ impl TextEncoder {
         let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), &self.device);
         let pooled = match &self.network {
             Network::Bert(m) => m.forward(ids, mask),
+            Network::JinaBert(m) => m.forward(ids, mask),
             Network::JinaV3(m) => {
                 let adapter = task.0.map(|i| self.task_adapters[i]);
                 m.forward(ids, mask, &vec![adapter; batch.len()])
             }
         };
-        let data = pooled
-            .into_data_async()
-            .await
-            .map_err(|e| TriageError::internal("reading embeddings from the device", e))?;
+        self.read_rows(pooled).await
+    }
+
+    /// The one read of a result: `[n, dim]` on the device → rows, asynchronously.
+    async fn read_rows(&self, t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+        let data =
+            t.into_data_async().await.map_err(|e| TriageError::internal("reading embeddings from the device", e))?;
         let flat: Vec<f32> = data
             .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| TriageError::internal("embedding data", format!("{e:?}")))?;
         Ok(flat.chunks(self.dim).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Side of the square images the image tower takes; `None` for text-only models.
+    pub fn image_size(&self) -> Option<usize> {
+        self.vision.as_ref().map(Eva02::image_size)
+    }
+
+    /// Image embeddings, unit length: each input is `[3, size, size]` normalised pixels
+    /// ([`crate::image::preprocess`]) → `[n][dim]`.
+    pub async fn embed_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let mut vectors = self.pooled_images(pixels).await?;
+        vectors.iter_mut().for_each(|v| crate::classify::l2_normalize(v));
+        Ok(vectors)
+    }
+
+    /// Image embeddings before normalisation (the CLS state): `[n][3·size·size]` → `[n][dim]`.
+    pub async fn pooled_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let (Some(eva), Some(size)) = (&self.vision, self.image_size()) else {
+            return Err(TriageError::validation(
+                "input",
+                format!("Model '{}' has no image tower: image inputs need jina-clip-v1 or jina-clip-v2", self.spec.id),
+            ));
+        };
+        let plane = 3 * size * size;
+        let mut out = Vec::with_capacity(pixels.len());
+        for chunk in pixels.chunks(IMAGE_BATCH_SIZE) {
+            let mut flat = Vec::with_capacity(chunk.len() * plane);
+            for p in chunk {
+                if p.len() != plane {
+                    return Err(TriageError::Internal(format!("image of {} values, expected {plane}", p.len())));
+                }
+                flat.extend_from_slice(p);
+            }
+            let data = TensorData::new(flat, [chunk.len(), 3, size, size]).convert_dtype(eva.dtype());
+            let batch = Tensor::<4>::from_data(data, (&self.device, eva.dtype()));
+            out.extend(self.read_rows(eva.forward(batch)).await?);
+        }
+        Ok(out)
     }
 }

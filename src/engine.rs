@@ -14,7 +14,7 @@ use crate::api::{
     ZeroShotRequest,
 };
 use crate::classify::{self, LabelSet};
-use crate::encoder::{TaskChoice, TextEncoder};
+use crate::encoder::{TaskChoice, Encoder};
 use crate::error::{Result, TriageError};
 use crate::fewshot::PassiveAggressive;
 use crate::registry::{self, ModelSpec};
@@ -60,7 +60,7 @@ impl Caller {
 const TRAIN_RETRIES: usize = 1000;
 
 /// Builds a model on first use (from a directory natively, from fetched bytes in the browser).
-pub type ModelLoader = Box<dyn Fn(&'static ModelSpec) -> Result<TextEncoder> + Send + Sync>;
+pub type ModelLoader = Box<dyn Fn(&'static ModelSpec) -> Result<Encoder> + Send + Sync>;
 
 /// Label embeddings kept across requests, per (model, text). Bounded: cleared when full.
 const LABEL_CACHE_CAPACITY: usize = 16_384;
@@ -70,7 +70,7 @@ pub struct Engine<S: ClassifierStore> {
     /// The model of requests that name none.
     default_model: &'static ModelSpec,
     loader: ModelLoader,
-    models: Mutex<HashMap<&'static str, Arc<TextEncoder>>>,
+    models: Mutex<HashMap<&'static str, Arc<Encoder>>>,
     label_cache: Mutex<HashMap<LabelKey, Vec<f32>>>,
 }
 
@@ -134,7 +134,7 @@ impl<S: ClassifierStore> Engine<S> {
     }
 
     /// The model, loading it on first use.
-    pub fn model(&self, spec: &'static ModelSpec) -> Result<Arc<TextEncoder>> {
+    pub fn model(&self, spec: &'static ModelSpec) -> Result<Arc<Encoder>> {
         if let Some(m) = lock(&self.models)?.get(spec.id) {
             return Ok(m.clone());
         }
@@ -145,7 +145,7 @@ impl<S: ClassifierStore> Engine<S> {
 
     /// Adds an already built model (the browser builds models from fetched bytes, which is
     /// async, before the first request), replacing any loaded one with the same id.
-    pub fn add_model(&self, encoder: TextEncoder) -> Result<()> {
+    pub fn add_model(&self, encoder: Encoder) -> Result<()> {
         lock(&self.models)?.insert(encoder.spec.id, Arc::new(encoder));
         Ok(())
     }
@@ -155,7 +155,7 @@ impl<S: ClassifierStore> Engine<S> {
         lock(&self.models).map(|m| m.contains_key(id)).unwrap_or(false)
     }
 
-    async fn embed(&self, model: &TextEncoder, texts: &[&str], task: TaskChoice) -> Result<Embedded> {
+    async fn embed(&self, model: &Encoder, texts: &[&str], task: TaskChoice) -> Result<Embedded> {
         let ids = model.tokenize(texts, task)?;
         let tokens = ids.iter().map(Vec::len).sum();
         let vectors = model.embed_ids(&ids, task).await?;
@@ -164,7 +164,7 @@ impl<S: ClassifierStore> Engine<S> {
 
     /// Label embeddings through the cache; tokens are counted for every label whether
     /// cached or not (usage does not depend on cache state).
-    async fn embed_labels(&self, model: &TextEncoder, labels: &[&str], task: TaskChoice) -> Result<Embedded> {
+    async fn embed_labels(&self, model: &Encoder, labels: &[&str], task: TaskChoice) -> Result<Embedded> {
         let ids = model.tokenize(labels, task)?;
         let tokens = ids.iter().map(Vec::len).sum();
         let key = |l: &str| (model.spec.id, task, l.to_string());

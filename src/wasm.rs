@@ -24,7 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{ClassifyRequest, EmbeddingsRequest, TrainRequest};
-use crate::encoder::TextEncoder;
+use crate::encoder::Encoder;
 use crate::engine::{Engine, parse_body};
 use crate::error::{Result, TriageError};
 use crate::registry::{self, ModelSpec};
@@ -146,7 +146,7 @@ impl Inner {
         let mut weights = ModelFileStream::open(spec, file("model.safetensors")?, base, &progress).await?;
         let device = &self.backend.device;
         let encoder =
-            TextEncoder::load(spec, &config, &tokenizer, &mut weights, device, self.backend.precision).await?;
+            Encoder::load(spec, &config, &tokenizer, &mut weights, device, self.backend.precision).await?;
         // The digest of a pinned file is known only at its end: no model from a bad file.
         weights.finish().await?;
         self.engine.add_model(encoder)?;
@@ -332,7 +332,7 @@ pub fn models() -> JsValue {
                 "maxTokens": m.max_tokens,
                 "sizeBytes": m.size_bytes(),
                 "description": m.description,
-                "imageInputs": m.has_image_tower,
+                "imageInputs": m.has_image_tower(),
                 "default": m.id == registry::DEFAULT_MODEL,
             })
         })

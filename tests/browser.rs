@@ -15,7 +15,7 @@ use burn::tensor::Device;
 use js_sys::{Function, Promise, Reflect};
 use serde_json::{Value, json};
 use triage::classify::agreement;
-use triage::encoder::{TaskChoice, TextEncoder, load_tokenizer};
+use triage::encoder::{TaskChoice, Encoder, load_tokenizer};
 use triage::error::TriageError;
 use triage::registry;
 use triage::store::ClassifierStore;
@@ -89,13 +89,13 @@ async fn read_vectors(stem: &str) -> (Value, Vec<Vec<f32>>) {
     (meta, flat.chunks(dim).map(<[f32]>::to_vec).collect())
 }
 
-async fn encoder(id: &str, device: &Device) -> TextEncoder {
+async fn encoder(id: &str, device: &Device) -> Encoder {
     let spec = registry::find(id).unwrap();
     let dir = format!("{MODELS}/{id}");
     let config = fetch_bytes(&format!("{dir}/config.json")).await;
     let tokenizer = fetch_bytes(&format!("{dir}/tokenizer.json")).await;
     let weights = fetch_bytes(&format!("{dir}/model.safetensors")).await;
-    TextEncoder::load(spec, &config, &tokenizer, &mut weights.as_slice(), device, Precision::F32).await.unwrap()
+    Encoder::load(spec, &config, &tokenizer, &mut weights.as_slice(), device, Precision::F32).await.unwrap()
 }
 
 fn log(msg: &str) {

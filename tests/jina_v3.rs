@@ -104,7 +104,7 @@ fn one_batch_can_mix_tasks() {
 use serde_json::json;
 use triage::Engine;
 use triage::classify::{self, LabelSet};
-use triage::encoder::TextEncoder;
+use triage::encoder::Encoder;
 use triage::fewshot::PassiveAggressive;
 use triage::registry::{self, ModelSpec};
 use triage::store::MemoryStore;
@@ -115,7 +115,7 @@ const V3: &str = "jina-embeddings-v3";
 fn tiny_engine() -> Engine<MemoryStore> {
     Engine::new(
         MemoryStore::new(),
-        Box::new(|spec: &'static ModelSpec| TextEncoder::from_dir(spec, &fixtures(), &Device::flex(), false)),
+        Box::new(|spec: &'static ModelSpec| Encoder::from_dir(spec, &fixtures(), &Device::flex(), false)),
     )
 }
 
@@ -150,7 +150,7 @@ fn strings(v: &Value) -> Vec<String> {
 fn tokenizer_ids_match_python_for_the_flow_texts() {
     let f = flows();
     let spec = registry::find(V3).unwrap();
-    let enc = TextEncoder::from_dir(spec, &fixtures(), &Device::flex(), false).unwrap();
+    let enc = Encoder::from_dir(spec, &fixtures(), &Device::flex(), false).unwrap();
     let texts = strings(&f["texts"]);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     for task in ["classification", "retrieval.query"] {

@@ -362,11 +362,11 @@ fn label_groups_classify_per_group() {
 
 #[test]
 fn missing_or_damaged_model_files_are_refused_clearly() {
-    use triage::encoder::TextEncoder;
+    use triage::encoder::Encoder;
     let spec = triage::registry::find(MODEL).unwrap();
     let device = burn::tensor::Device::flex();
     let empty = tempfile::tempdir().unwrap();
-    let err = TextEncoder::from_dir(spec, empty.path(), &device, true).err().unwrap();
+    let err = Encoder::from_dir(spec, empty.path(), &device, true).err().unwrap();
     assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
     assert!(err.to_string().contains("models/fetch.py"), "{err}");
 
@@ -376,7 +376,7 @@ fn missing_or_damaged_model_files_are_refused_clearly() {
     }
     let mut weights = std::fs::OpenOptions::new().append(true).open(damaged.path().join("model.safetensors")).unwrap();
     std::io::Write::write_all(&mut weights, b"\0").unwrap();
-    let err = TextEncoder::from_dir(spec, damaged.path(), &device, true).err().unwrap();
+    let err = Encoder::from_dir(spec, damaged.path(), &device, true).err().unwrap();
     assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
     assert!(err.to_string().contains("sha256"), "{err}");
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use triage::Engine;
-use triage::encoder::TextEncoder;
+use triage::encoder::Encoder;
 use triage::registry::{self, ModelSpec};
 use triage::store::ClassifierStore;
 
@@ -24,9 +24,9 @@ pub fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-pub fn encoder(id: &str) -> TextEncoder {
+pub fn encoder(id: &str) -> Encoder {
     let spec = registry::find(id).unwrap();
-    TextEncoder::from_dir(spec, &models_dir().join(id), &burn::tensor::Device::flex(), true)
+    Encoder::from_dir(spec, &models_dir().join(id), &burn::tensor::Device::flex(), true)
         .unwrap_or_else(|e| panic!("{id}: {e} (run `python3 models/fetch.py all`)"))
 }
 
@@ -37,7 +37,7 @@ pub fn engine<S: ClassifierStore>(store: S) -> Engine<S> {
     Engine::new(
         store,
         Box::new(move |spec: &'static ModelSpec| {
-            TextEncoder::from_dir(spec, &dir.join(spec.id), &burn::tensor::Device::flex(), false)
+            Encoder::from_dir(spec, &dir.join(spec.id), &burn::tensor::Device::flex(), false)
         }),
     )
     .with_default_model(registry::find(registry::OFFLINE_DEFAULT_MODEL).unwrap())

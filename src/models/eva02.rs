@@ -1,0 +1,283 @@
+//! EVA02 vision transformer: the image tower of jina-clip-v1 (B/16 at 224) and jina-clip-v2
+//! (L/14 at 512).
+//!
+//! Follows Jina's `eva_model.py` (jina-clip-implementation) and timm's `timm.models.eva.Eva`
+//! built with `qkv_fused=False, swiglu_mlp=True, scale_mlp=True, scale_attn_inner=True,
+//! use_rot_pos_emb=True, global_pool='token'` (the golden reference, see
+//! `tests/fixtures/gen_clip_fixtures.py`): patch convolution, CLS token, absolute positions
+//! on every token; pre-norm blocks with q/v biases but no k bias, interleaved 2-D rotary on
+//! the patch tokens (tables computed from the config, not read), a LayerNorm inside
+//! attention before its projection, and a SwiGLU MLP with a LayerNorm before its output
+//! projection; the CLS state after the final norm is the image embedding (no head).
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
+use burn::tensor::activation::silu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use serde::Deserialize;
+
+use super::TorchLinear;
+
+/// The fields of jina-clip's `vision_config` that shape the tower.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Eva02Config {
+    /// Hidden width (768 for B/16, 1024 for L/14).
+    pub width: usize,
+    /// Number of blocks.
+    pub layers: usize,
+    /// Width of one attention head.
+    #[serde(default = "default_head_width")]
+    pub head_width: usize,
+    /// MLP hidden width = `int(width · mlp_ratio)` (2.6667: 2048 for B, 2730 for L).
+    pub mlp_ratio: f64,
+    pub patch_size: usize,
+    pub image_size: usize,
+    /// Side of the patch grid the rotary frequencies were trained on.
+    #[serde(default = "default_pt_hw_seq_len")]
+    pub pt_hw_seq_len: usize,
+    /// Rotary positions scaled to `pt_hw_seq_len` (`i · pt / grid`) instead of `0..grid`.
+    #[serde(default)]
+    pub intp_freq: bool,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// Layer scale: not used by jina-clip, not implemented.
+    #[serde(default)]
+    pub ls_init_value: Option<f64>,
+    #[serde(default = "yes")]
+    pub rope_embeddings: bool,
+    /// A projection head after the CLS state: jina-clip has none.
+    #[serde(default)]
+    pub proj_type: Option<String>,
+}
+
+fn default_head_width() -> usize {
+    64
+}
+fn default_pt_hw_seq_len() -> usize {
+    16
+}
+fn default_eps() -> f64 {
+    1e-6
+}
+fn yes() -> bool {
+    true
+}
+
+/// Checkpoint names (under `vision_model.`, stripped by the caller) → module paths.
+pub const KEY_MAP: &[(&str, &str)] = &[
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^blocks\.(\d+)\.attn\.inner_attn_ln\.", "blocks.$1.inner_attn_ln."),
+    (r"^blocks\.(\d+)\.mlp\.ffn_ln\.", "blocks.$1.ffn_ln."),
+    (r"^blocks\.(\d+)\.attn\.", "blocks.$1."),
+    (r"^blocks\.(\d+)\.mlp\.", "blocks.$1."),
+    (r"(norm\d?|_ln)\.weight$", "$1.gamma"),
+    (r"(norm\d?|_ln)\.bias$", "$1.beta"),
+];
+
+impl Eva02Config {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.head_width == 0 || !self.width.is_multiple_of(self.head_width) {
+            return Err(format!("width {} is not a multiple of head_width {}", self.width, self.head_width));
+        }
+        if !self.head_width.is_multiple_of(4) {
+            return Err("head_width must be a multiple of 4 (two rotary axes of interleaved pairs)".into());
+        }
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
+            return Err("image_size must be a multiple of patch_size".into());
+        }
+        if self.ls_init_value.is_some() {
+            return Err("layer scale (ls_init_value) is not supported".into());
+        }
+        if !self.rope_embeddings {
+            return Err("EVA02 without rotary embeddings is not supported".into());
+        }
+        if self.proj_type.is_some() {
+            return Err("a vision projection head (proj_type) is not supported".into());
+        }
+        Ok(())
+    }
+
+    /// Patches per side.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+
+    pub fn mlp_hidden(&self) -> usize {
+        (self.width as f64 * self.mlp_ratio) as usize
+    }
+
+    /// The tower with zeroed parameters (every one is replaced when weights are installed).
+    pub fn init(&self, device: &Device) -> Eva02 {
+        let w = self.width;
+        let hidden = self.mlp_hidden();
+        let norm = |n: usize| LayerNormConfig::new(n).with_epsilon(self.layer_norm_eps).init(device);
+        let tokens = 1 + self.grid() * self.grid();
+        Eva02 {
+            patch_embed: Conv2dConfig::new([3, w], [self.patch_size, self.patch_size])
+                .with_stride([self.patch_size, self.patch_size])
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+            cls_token: Initializer::Zeros.init([1, 1, w], device),
+            pos_embed: Initializer::Zeros.init([1, tokens, w], device),
+            blocks: (0..self.layers)
+                .map(|_| Eva02Block {
+                    norm1: norm(w),
+                    q_proj: TorchLinear::init(w, w, false, device),
+                    k_proj: TorchLinear::init(w, w, false, device),
+                    v_proj: TorchLinear::init(w, w, false, device),
+                    q_bias: Initializer::Zeros.init([w], device),
+                    v_bias: Initializer::Zeros.init([w], device),
+                    inner_attn_ln: norm(w),
+                    proj: TorchLinear::init(w, w, true, device),
+                    norm2: norm(w),
+                    w1: TorchLinear::init(w, hidden, true, device),
+                    w2: TorchLinear::init(w, hidden, true, device),
+                    ffn_ln: norm(hidden),
+                    w3: TorchLinear::init(hidden, w, true, device),
+                    heads: w / self.head_width,
+                })
+                .collect(),
+            norm: norm(w),
+            grid: self.grid(),
+            rope_positions: if self.intp_freq { self.pt_hw_seq_len } else { self.grid() },
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Eva02Block {
+    norm1: LayerNorm,
+    q_proj: TorchLinear,
+    k_proj: TorchLinear,
+    v_proj: TorchLinear,
+    q_bias: Param<Tensor<1>>,
+    v_bias: Param<Tensor<1>>,
+    inner_attn_ln: LayerNorm,
+    proj: TorchLinear,
+    norm2: LayerNorm,
+    /// SwiGLU gate (`silu(w1·x)`).
+    w1: TorchLinear,
+    /// SwiGLU value.
+    w2: TorchLinear,
+    ffn_ln: LayerNorm,
+    w3: TorchLinear,
+    heads: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Eva02 {
+    patch_embed: Conv2d,
+    /// `[1, 1, width]`
+    cls_token: Param<Tensor<3>>,
+    /// `[1, 1 + grid², width]`
+    pos_embed: Param<Tensor<3>>,
+    blocks: Vec<Eva02Block>,
+    norm: LayerNorm,
+    /// Patches per side.
+    grid: usize,
+    /// The rotary positions span `0..rope_positions` over the grid (the grid itself unless
+    /// the frequencies are interpolated).
+    rope_positions: usize,
+}
+
+/// Interleaved-pair rotation: `rot(x)[2i] = −x[2i+1]`, `rot(x)[2i+1] = x[2i]`.
+/// `[batch, heads, n, d]` → same.
+fn rotate_pairs(x: Tensor<4>) -> Tensor<4> {
+    let [b, h, n, d] = x.dims();
+    let pairs = x.reshape([b, h, n, d / 2, 2]);
+    let even = pairs.clone().slice([0..b, 0..h, 0..n, 0..d / 2, 0..1]);
+    let odd = pairs.slice([0..b, 0..h, 0..n, 0..d / 2, 1..2]);
+    Tensor::cat(vec![odd.neg(), even], 4).reshape([b, h, n, d])
+}
+
+impl Eva02Block {
+    /// `[batch, 1 + grid², width]` → same; `cos`/`sin` are `[1, 1, grid², head_dim]`.
+    fn forward(&self, x: Tensor<3>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+        let [batch, tokens, width] = x.dims();
+        let head_dim = width / self.heads;
+        let h = self.norm1.forward(x.clone());
+        let split = |t: Tensor<3>| t.reshape([batch, tokens, self.heads, head_dim]).swap_dims(1, 2);
+        let q = split(self.q_proj.forward(h.clone()) + self.q_bias.val().reshape([1, 1, width]));
+        let k = split(self.k_proj.forward(h.clone()));
+        let v = split(self.v_proj.forward(h) + self.v_bias.val().reshape([1, 1, width]));
+        // Rotary on the patch tokens; the CLS token (index 0) is left as it is.
+        let rope = |t: Tensor<4>| {
+            let cls = t.clone().slice([0..batch, 0..self.heads, 0..1, 0..head_dim]);
+            let patches = t.slice([0..batch, 0..self.heads, 1..tokens, 0..head_dim]);
+            let turned = patches.clone() * cos.clone() + rotate_pairs(patches) * sin.clone();
+            Tensor::cat(vec![cls, turned], 2)
+        };
+        let context = attention(rope(q), rope(k), v, None, None, AttentionModuleOptions::default())
+            .swap_dims(1, 2)
+            .reshape([batch, tokens, width]);
+        let x = x + self.proj.forward(self.inner_attn_ln.forward(context));
+        let h = self.norm2.forward(x.clone());
+        let gated = silu(self.w1.forward(h.clone())) * self.w2.forward(h);
+        x + self.w3.forward(self.ffn_ln.forward(gated))
+    }
+}
+
+impl Eva02 {
+    /// The dtype the weights are stored in (inputs are converted to it).
+    pub fn dtype(&self) -> DType {
+        self.cls_token.val().dtype()
+    }
+
+    /// Embedding width.
+    pub fn width(&self) -> usize {
+        self.cls_token.dims()[2]
+    }
+
+    /// Image side the tower takes.
+    pub fn image_size(&self) -> usize {
+        self.grid * self.patch_embed.weight.dims()[2]
+    }
+
+    /// The rotary tables `[1, 1, grid², head_dim]` (cos, sin): per patch (r, c) the angles
+    /// `pos[r]·inv[k]` for k < head_dim/4, each twice (interleaved pairs), then `pos[c]·inv[k]`.
+    fn rope(&self, head_dim: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+        let bands = head_dim / 4;
+        let inv: Vec<f64> = (0..bands).map(|k| 10000f64.powf(-(k as f64) / bands as f64)).collect();
+        let pos = |i: usize| i as f64 * self.rope_positions as f64 / self.grid as f64;
+        let n = self.grid * self.grid;
+        let mut angles = Vec::with_capacity(n * head_dim);
+        for r in 0..self.grid {
+            for c in 0..self.grid {
+                for axis in [pos(r), pos(c)] {
+                    for f in &inv {
+                        angles.extend([axis * f, axis * f]);
+                    }
+                }
+            }
+        }
+        let table = |f: fn(f64) -> f64| {
+            let values: Vec<f32> = angles.iter().map(|&a| f(a) as f32).collect();
+            Tensor::<4>::from_data(
+                TensorData::new(values, [1, 1, n, head_dim]).convert_dtype(self.dtype()),
+                (device, self.dtype()),
+            )
+        };
+        (table(f64::cos), table(f64::sin))
+    }
+
+    /// Image embeddings: `[batch, 3, size, size]` normalised pixels → `[batch, width]`, the
+    /// CLS state after the final norm (not normalised).
+    pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
+        let device = pixels.device();
+        let [batch, ..] = pixels.dims();
+        let patches = self.patch_embed.forward(pixels); // [batch, width, grid, grid]
+        let [_, width, gh, gw] = patches.dims();
+        let patches = patches.reshape([batch, width, gh * gw]).swap_dims(1, 2);
+        let cls = self.cls_token.val().expand([batch, 1, width]);
+        let mut x = Tensor::cat(vec![cls, patches], 1) + self.pos_embed.val();
+        let heads = self.blocks.first().map_or(1, |b| b.heads);
+        let (cos, sin) = self.rope(width / heads, &device);
+        for block in &self.blocks {
+            x = block.forward(x, &cos, &sin);
+        }
+        self.norm.forward(x).slice([0..batch, 0..1, 0..width]).reshape([batch, width])
+    }
+}
