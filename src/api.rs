@@ -188,6 +188,9 @@ fn parse_image(i: &str, field: &str) -> Result<Input> {
             format!("{field}: image is larger than {} MB", MAX_IMAGE_BYTES / (1024 * 1024)),
         ));
     }
+    // Bad base64, a data URL that is not an image, a scheme other than http(s): refused here,
+    // before any model is loaded.
+    crate::image::parse_ref(i).map_err(|m| TriageError::validation(field, format!("{field}: {m}")))?;
     Ok(Input::Image(i.to_string()))
 }
 

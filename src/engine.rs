@@ -87,21 +87,39 @@ fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
     m.lock().map_err(|e| TriageError::internal("engine lock", e))
 }
 
-/// Text of every input, or a clear error for images on a text-only model.
-fn texts_of<'a>(spec: &ModelSpec, inputs: impl Iterator<Item = &'a Input>) -> Result<Vec<&'a str>> {
-    inputs
-        .enumerate()
-        .map(|(i, input)| match input {
-            Input::Text(t) => Ok(t.as_str()),
-            Input::Image(_) => Err(TriageError::validation(
+/// Refuses image inputs for a model without an image tower, before anything is loaded.
+fn check_modalities<'a>(spec: &ModelSpec, inputs: impl Iterator<Item = &'a Input>) -> Result<()> {
+    for (i, input) in inputs.enumerate() {
+        if matches!(input, Input::Image(_)) && !spec.has_image_tower() {
+            return Err(TriageError::validation(
                 format!("input[{i}]"),
                 format!(
-                    "Model '{}' has no image tower: image inputs need an image model (jina-clip-v1 or jina-clip-v2)",
+                    "input[{i}]: model '{}' has no image tower: image inputs need an image model (jina-clip-v1 or jina-clip-v2)",
                     spec.id
                 ),
-            )),
-        })
-        .collect()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every image input read (fetched, decoded) and preprocessed for `model`: its index among
+/// the inputs, its pixels, and the tokens it counts for. The first bad image fails the
+/// request with its field named.
+async fn prepare_images(model: &Encoder, inputs: &[&Input]) -> Result<Vec<(usize, Vec<f32>, usize)>> {
+    let mut out = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let Input::Image(value) = input else { continue };
+        let field = format!("input[{i}]");
+        let bad = |msg: String| TriageError::validation(&field, format!("{field}: {msg}"));
+        let size = model.image_size().ok_or_else(|| bad(format!("model '{}' has no image tower", model.spec.id)))?;
+        let bytes = crate::image::bytes_of(crate::image::parse_ref(value).map_err(bad)?).await.map_err(bad)?;
+        let decoded = crate::image::decode(&bytes).map_err(bad)?;
+        let tokens = model.spec.image_tokens.count(decoded.width(), decoded.height());
+        let pixels = crate::image::normalize(&crate::image::resize_center_crop(&decoded, size));
+        out.push((i, pixels, tokens));
+    }
+    Ok(out)
 }
 
 impl<S: ClassifierStore> Engine<S> {
@@ -162,6 +180,33 @@ impl<S: ClassifierStore> Engine<S> {
         Ok(Embedded { vectors, tokens })
     }
 
+    /// Text and image inputs embedded into one space, in input order. Images are all read
+    /// and checked before anything is computed; tokens are the texts' plus each image's
+    /// count under the model's rule ([`crate::registry::ImageTokens`]).
+    async fn embed_inputs(&self, model: &Encoder, inputs: &[&Input], task: TaskChoice) -> Result<Embedded> {
+        let images = prepare_images(model, inputs).await?;
+        let texts: Vec<(usize, &str)> = inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, input)| match input {
+                Input::Text(t) => Some((i, t.as_str())),
+                Input::Image(_) => None,
+            })
+            .collect();
+        let text_part = self.embed(model, &texts.iter().map(|(_, t)| *t).collect::<Vec<_>>(), task).await?;
+        let pixels: Vec<Vec<f32>> = images.iter().map(|(_, p, _)| p.clone()).collect();
+        let image_vectors = if pixels.is_empty() { Vec::new() } else { model.embed_images(&pixels).await? };
+        let mut vectors = vec![Vec::new(); inputs.len()];
+        for ((i, _), v) in texts.iter().zip(text_part.vectors) {
+            vectors[*i] = v;
+        }
+        for ((i, _, _), v) in images.iter().zip(image_vectors) {
+            vectors[*i] = v;
+        }
+        let tokens = text_part.tokens + images.iter().map(|(_, _, t)| t).sum::<usize>();
+        Ok(Embedded { vectors, tokens })
+    }
+
     /// Label embeddings through the cache; tokens are counted for every label whether
     /// cached or not (usage does not depend on cache state).
     async fn embed_labels(&self, model: &Encoder, labels: &[&str], task: TaskChoice) -> Result<Embedded> {
@@ -211,7 +256,7 @@ impl<S: ClassifierStore> Engine<S> {
 
     async fn zero_shot(&self, request: &ZeroShotRequest) -> Result<ClassificationResponse> {
         let spec = self.spec_of(&request.model)?;
-        let texts = texts_of(spec, request.input.iter())?;
+        check_modalities(spec, request.input.iter())?;
         let model = self.model(spec)?;
         let task = model.task(request.task.as_deref())?;
         let groups: Vec<(Option<&str>, &[String])> = match &request.labels {
@@ -225,7 +270,7 @@ impl<S: ClassifierStore> Engine<S> {
             tokens += e.tokens;
             label_vectors.push(e.vectors);
         }
-        let inputs = self.embed(&model, &texts, task).await?;
+        let inputs = self.embed_inputs(&model, &request.input.iter().collect::<Vec<_>>(), task).await?;
         tokens += inputs.tokens;
         let sets: Vec<LabelSet<'_>> = groups
             .iter()
@@ -258,7 +303,7 @@ impl<S: ClassifierStore> Engine<S> {
     async fn few_shot(&self, caller: &Caller, classifier_id: &str, input: &[Input]) -> Result<ClassificationResponse> {
         let record = self.find_classifier(caller, classifier_id, Caller::may_use).await?;
         let spec = registry::find(&record.model)?;
-        let texts = texts_of(spec, input.iter())?;
+        check_modalities(spec, input.iter())?;
         let model = self.model(spec)?;
         let task = model.task(record.task.as_deref())?;
         let pa = &record.classifier;
@@ -270,7 +315,7 @@ impl<S: ClassifierStore> Engine<S> {
                 model.dim()
             )));
         }
-        let embedded = self.embed(&model, &texts, task).await?;
+        let embedded = self.embed_inputs(&model, &input.iter().collect::<Vec<_>>(), task).await?;
         let data = embedded
             .vectors
             .iter()
@@ -301,10 +346,10 @@ impl<S: ClassifierStore> Engine<S> {
         task: Option<&str>,
         items: &[TrainItem],
     ) -> Result<(Vec<(Vec<f32>, String)>, usize, usize)> {
-        let texts = texts_of(spec, items.iter().map(|i| &i.input))?;
+        check_modalities(spec, items.iter().map(|i| &i.input))?;
         let model = self.model(spec)?;
         let task = model.task(task)?;
-        let embedded = self.embed(&model, &texts, task).await?;
+        let embedded = self.embed_inputs(&model, &items.iter().map(|i| &i.input).collect::<Vec<_>>(), task).await?;
         let examples = embedded.vectors.into_iter().zip(items.iter().map(|i| i.label.clone())).collect();
         Ok((examples, embedded.tokens, model.dim()))
     }

@@ -132,6 +132,11 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
         ));
     }
     let name = format_name(format).to_ascii_uppercase();
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // The decoder would fill the missing part with gray; Pillow refuses it ("image file
+        // is truncated"), and so does triage.
+        return Err("cannot decode the JPEG image: it is truncated (no end-of-image marker after its last scan)".into());
+    }
     let undecodable = |e: image::ImageError| format!("cannot decode the {name} image: {e}");
     let (width, height) =
         ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(undecodable)?;
@@ -149,6 +154,66 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
     Ok(reader.decode().map_err(undecodable)?.into_rgb8())
+}
+
+/// The encoded bytes of an image input: base64 as decoded, a URL fetched (at most 8 MB).
+pub async fn bytes_of(image: ImageRef) -> Result<Vec<u8>, String> {
+    match image {
+        ImageRef::Bytes(b) => Ok(b),
+        ImageRef::Url(url) => {
+            let bytes = fetch(&url).await?;
+            check_size(bytes.len())?;
+            Ok(bytes)
+        }
+    }
+}
+
+/// Natively: an HTTP client with timeouts, reading at most one byte past the limit.
+#[cfg(not(target_arch = "wasm32"))]
+async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    use std::time::Duration;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(code) => format!("fetching the image URL {url} answered HTTP {code}"),
+        other => format!("cannot fetch the image URL {url}: {other}"),
+    })?;
+    response.body_mut().with_config().limit(MAX_IMAGE_BYTES as u64 + 1).read_to_vec().map_err(|e| match e {
+        ureq::Error::BodyExceedsLimit(_) => {
+            format!("the image at {url} is larger than {} MB", MAX_IMAGE_BYTES / 1_048_576)
+        }
+        other => format!("cannot read the image URL {url}: {other}"),
+    })
+}
+
+/// In the browser: `fetch` (the image's server must allow this page's origin by CORS).
+#[cfg(target_arch = "wasm32")]
+async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    use wasm_bindgen::JsCast;
+    let failed = |e: wasm_bindgen::JsValue| {
+        format!("cannot fetch the image URL {url}: {} (unreachable, or its server does not allow this origin)", crate::web::idb::js_error_text(&e))
+    };
+    let response = crate::web::model_files::global_fetch(url).await.map_err(failed)?;
+    if !response.ok() {
+        return Err(format!("fetching the image URL {url} answered HTTP {}", response.status()));
+    }
+    if let Some(len) = response.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok()) {
+        check_size(len)?;
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
+    let buffer: js_sys::ArrayBuffer = buffer.dyn_into().map_err(failed)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Whether a JPEG's end-of-image marker follows its last scan. Entropy-coded data never
+/// holds an unescaped `FF D9` or `FF DA`, so the last of each is a marker (an EXIF thumbnail's
+/// own markers come before the main image's scans).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w[0] == 0xFF && w[1] == marker);
+    matches!((last(0xDA), last(0xD9)), (Some(sos), Some(eoi)) if eoi > sos)
 }
 
 /// Pillow's bicubic kernel (a = −0.5).

@@ -76,7 +76,7 @@ async fn cache_storage() -> Option<Cache> {
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
 }
 
-async fn global_fetch(url: &str) -> Result<Response, JsValue> {
+pub(crate) async fn global_fetch(url: &str) -> Result<Response, JsValue> {
     let fetch: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("fetch"))?.dyn_into()?;
     let promise: js_sys::Promise = fetch.call1(&JsValue::NULL, &JsValue::from_str(url))?.dyn_into()?;
     JsFuture::from(promise).await?.dyn_into()
