@@ -612,3 +612,137 @@ async fn v3_tiny_through_the_js_api() {
         .unwrap()
     );
 }
+
+// ---------- jina-clip-v1 / v2 (tiny seeded fixtures, tests/fixtures/gen_clip_fixtures.py) ----------
+
+/// Both towers of a tiny jina-clip against the references (timm Eva, the PyTorch JinaBERT,
+/// transformers' JinaEmbeddingsV3Model): random pixels, fixture PNGs through triage's own
+/// preprocessing, padded text batches; within 1e-4.
+async fn clip_golden(device: &Device, label: &str, id: &str) {
+    use triage::encoder::Encoder;
+    let dir = format!("/tests/fixtures/tiny-models/{id}");
+    let spec = triage::registry::find(id).unwrap();
+    let (config, tokenizer, weights) = (
+        fetch_bytes(&format!("{dir}/config.json")).await,
+        fetch_bytes(&format!("{dir}/tokenizer.json")).await,
+        fetch_bytes(&format!("{dir}/model.safetensors")).await,
+    );
+    let encoder =
+        Encoder::load(spec, &config, &tokenizer, &mut weights.as_slice(), device, Precision::F32).await.unwrap();
+    let golden = fetch_json(&format!("{dir}/outputs.json")).await;
+    let rows = |v: &Value| -> Vec<Vec<f32>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+            .collect()
+    };
+    let size = encoder.image_size().unwrap();
+    let (mut worst_image, mut worst_text) = (0f32, 0f32);
+    for case in golden["vision"].as_array().unwrap() {
+        let pixels: Vec<Vec<f32>> = if let Some(p) = case.get("pixels") {
+            rows(&json!([p])).remove(0).chunks(3 * size * size).map(<[f32]>::to_vec).collect()
+        } else {
+            let mut out = Vec::new();
+            for p in case["images"].as_array().unwrap() {
+                let bytes = fetch_bytes(&format!("/tests/fixtures/{}", p.as_str().unwrap())).await;
+                out.push(triage::image::preprocess(&bytes, size).unwrap());
+            }
+            out
+        };
+        let got = encoder.pooled_images(&pixels).await.unwrap();
+        worst_image = worst_image.max(agreement(&got, &rows(&case["embeddings"])).1);
+    }
+    let task = encoder.task(None).unwrap();
+    for case in golden["text"].as_array().unwrap() {
+        let (ids, mask) = (rows(&case["ids"]), rows(&case["mask"]));
+        let seqs: Vec<Vec<u32>> = ids
+            .iter()
+            .zip(&mask)
+            .map(|(i, m)| i.iter().zip(m).filter(|(_, m)| **m > 0.0).map(|(i, _)| *i as u32).collect())
+            .collect();
+        let got = encoder.pooled_ids(&seqs, task).await.unwrap();
+        worst_text = worst_text.max(agreement(&got, &rows(&case["pooled"])).1);
+    }
+    log(&format!("{id} tiny on {label}: image max |diff| {worst_image:.2e}, text max |diff| {worst_text:.2e}"));
+    assert!(worst_image <= 1e-4 && worst_text <= 1e-4, "{id} on {label}: {worst_image} / {worst_text}");
+}
+
+#[wasm_bindgen_test]
+async fn clip_tiny_golden_cpu() {
+    for id in ["jina-clip-v1", "jina-clip-v2"] {
+        clip_golden(&Device::flex(), "cpu (flex, wasm)", id).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn clip_tiny_golden_webgpu() {
+    let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter");
+    for id in ["jina-clip-v1", "jina-clip-v2"] {
+        clip_golden(&backend.device, "webgpu", id).await;
+    }
+}
+
+/// jina-clip-v2 through the JS API: a zero-shot request mixing text and images (base64, a
+/// data URL, an http URL fetched by the browser), then few-shot on the textile images
+/// (3 classes: 4 training images each plus a text item, 2 held-out images each).
+#[wasm_bindgen_test]
+async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let db = fresh_db("triage-test-clip").await;
+    let o = options("cpu", &db);
+    Reflect::set(&o, &"baseUrl".into(), &"/tests/fixtures/tiny-models".into()).unwrap();
+    Reflect::set(&o, &"model".into(), &"jina-clip-v2".into()).unwrap();
+    let triage = Triage::create(o).await.unwrap();
+    let origin = Reflect::get(&Reflect::get(&js_sys::global(), &"location".into()).unwrap(), &"origin".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let png = fetch_bytes("/tests/fixtures/images/CLIP.png").await;
+    let request = json!({
+        "model": "jina-clip-v2",
+        "input": [
+            {"text": "a diagram"},
+            {"image": b64(&png)},
+            {"image": format!("data:image/png;base64,{}", b64(&png))},
+            {"image": format!("{origin}/tests/fixtures/images/CLIP.png")},
+        ],
+        "labels": ["diagram", "fabric", "cat"],
+    });
+    let got = call(triage.classify(js(&request))).await.unwrap();
+    let s = common::scores(&got);
+    assert_eq!(s.len(), 4);
+    assert_eq!(s[1], s[2]);
+    assert_eq!(s[1], s[3], "the URL image scored unlike the same image in base64");
+    let bad = call(triage.classify(js(&json!({"model": "jina-clip-v2", "input": [{"image": "bm90IGFuIGltYWdl"}], "labels": ["a", "b"]})))).await;
+    assert!(format!("{bad:?}").contains("INPUT_VALIDATION_ERROR"), "{bad:?}");
+
+    let classes = ["nominal", "local", "global"];
+    let index = fetch_json("/tests/fixtures/images/textile/index.json").await;
+    let mut train = Vec::new();
+    let mut held_out = Vec::new();
+    for class in classes {
+        for (i, name) in index[class].as_array().unwrap().iter().enumerate() {
+            let bytes = fetch_bytes(&format!("/tests/fixtures/images/textile/{class}/{}", name.as_str().unwrap())).await;
+            if i < 4 {
+                train.push(json!({"image": b64(&bytes), "label": class}));
+            } else {
+                held_out.push((class, b64(&bytes)));
+            }
+        }
+        train.push(json!({"text": format!("{class} textile"), "label": class}));
+    }
+    assert!(train.len() == 15 && held_out.len() == 6, "textile fixtures: {} / {}", train.len(), held_out.len());
+    let trained = call(triage.train(js(&json!({"model": "jina-clip-v2", "input": train, "num_iters": 20})))).await.unwrap();
+    let id = trained["classifier_id"].as_str().unwrap();
+    let inputs: Vec<Value> = held_out.iter().map(|(_, b)| json!({"image": b})).collect();
+    let classified = call(triage.classify(js(&json!({"classifier_id": id, "input": inputs})))).await.unwrap();
+    let data = classified["data"].as_array().unwrap();
+    assert_eq!(data.len(), held_out.len());
+    assert!(data.iter().all(|d| classes.contains(&d["prediction"].as_str().unwrap())));
+    let right = data.iter().zip(&held_out).filter(|(d, (c, _))| d["prediction"] == *c).count();
+    log(&format!("jina-clip-v2 tiny, textile few-shot through the JS API: {right}/{} held-out images (random tiny weights)", held_out.len()));
+    triage.close();
+}
+
