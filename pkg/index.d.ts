@@ -1,6 +1,8 @@
 // Types of triage-classify. Requests and responses follow Jina's Classifier API.
 
-export type Input = string | { text: string } | { image: string };
+/** An image: an http(s) URL, base64 (with or without a `data:` prefix), or in the browser a Blob/File. */
+export type ImageSource = string | Blob;
+export type Input = string | { text: string } | { image: ImageSource } | Blob;
 
 export interface ZeroShotRequest {
   model?: string;
@@ -33,7 +35,7 @@ export interface ClassificationResponse {
   data: ClassificationPrediction[];
 }
 
-export interface TrainItem { text?: string; image?: string; label: string }
+export interface TrainItem { text?: string; image?: ImageSource; label: string }
 
 export type TrainRequest =
   | { model?: string; access?: "public" | "private"; input: TrainItem | TrainItem[]; num_iters?: number }

@@ -26,6 +26,30 @@ export function wasmMemoryBytes() {
   return exports ? exports.memory.buffer.byteLength : 0;
 }
 
+/** A Blob or File as a base64 `data:` URL (the engine takes images as URL or base64, as Jina's API). */
+async function blobToDataUrl(blob) {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return `data:${blob.type || "application/octet-stream"};base64,${btoa(binary)}`;
+}
+
+/**
+ * Requests may give images as Blob or File (`{ image: file }`, or the file itself as an input):
+ * they become data URLs here, so every other form of a request passes unchanged.
+ */
+export async function withImagesEncoded(request) {
+  if (!request || typeof request !== "object" || request.input === undefined) return request;
+  const isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob;
+  const encode = async (item) => {
+    if (isBlob(item)) return { image: await blobToDataUrl(item) };
+    if (item && typeof item === "object" && isBlob(item.image)) return { ...item, image: await blobToDataUrl(item.image) };
+    return item;
+  };
+  const input = Array.isArray(request.input) ? await Promise.all(request.input.map(encode)) : await encode(request.input);
+  return { ...request, input };
+}
+
 /** The engine on this thread. Prefer `createWorker` in pages: model loading and inference block the thread they run on. */
 export class Triage {
   #engine;
@@ -48,10 +72,10 @@ export class Triage {
   /** The model used by requests that name none. */
   get model() { return this.#engine.model; }
 
-  /** POST /v1/classify */
-  classify(request) { return this.#engine.classify(request); }
-  /** POST /v1/train */
-  train(request) { return this.#engine.train(request); }
+  /** POST /v1/classify (images as URL, base64, data URL, Blob or File) */
+  async classify(request) { return this.#engine.classify(await withImagesEncoded(request)); }
+  /** POST /v1/train (images as URL, base64, data URL, Blob or File) */
+  async train(request) { return this.#engine.train(await withImagesEncoded(request)); }
   /** POST /v1/embeddings */
   embeddings(request) { return this.#engine.embeddings(request); }
   /** GET /v1/classifiers */
@@ -130,8 +154,8 @@ export async function createWorker(options = {}) {
   return {
     backend: info.backend,
     model: info.model,
-    classify: (request) => call("classify", request),
-    train: (request) => call("train", request),
+    classify: async (request) => call("classify", await withImagesEncoded(request)),
+    train: async (request) => call("train", await withImagesEncoded(request)),
     embeddings: (request) => call("embeddings", request),
     classifiers: () => call("classifiers"),
     deleteClassifier: (id) => call("deleteClassifier", id),

@@ -68,7 +68,8 @@ enum Command {
     /// `/v1/embeddings`, `/v1/models`, `/health`) and the demo page, until Ctrl-C.
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
-    /// Embeddings per second at batch 1, 8 and 32 on ~64-token sentences (JSON lines).
+    /// Embeddings per second at batch 1, 8 and 32 on ~64-token sentences (JSON lines); for
+    /// models with an image tower, images per second at the same batch sizes too.
     Bench {
         #[arg(long, default_value = registry::OFFLINE_DEFAULT_MODEL)]
         model: String,
@@ -418,6 +419,37 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
                     "mean_tokens": rounded(mean_tokens, 1), "embeddings": done,
                     "seconds": rounded(secs, 3), "emb_per_s": rounded(done as f64 / secs, 2),
                     "load_s": rounded(load_s, 3), "lora": lora,
+                })
+            );
+        }
+    }
+    if let Some(size) = encoder.image_size() {
+        // A 640×480 photo-like PNG: decoding + resize + crop timed apart from the tower.
+        let photo = image::RgbImage::from_fn(640, 480, |x, y| {
+            image::Rgb([(x * 255 / 640) as u8, (y * 255 / 480) as u8, ((x ^ y) & 0xff) as u8])
+        });
+        let mut png = Vec::new();
+        photo
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| TriageError::internal("encoding the bench image", e))?;
+        let t = Instant::now();
+        let pixels = triage::image::preprocess(&png, size).map_err(|e| TriageError::validation("image", e))?;
+        let preprocess_ms = t.elapsed().as_secs_f64() * 1000.0;
+        for &batch in batches {
+            let chunk = vec![pixels.clone(); batch];
+            pollster::block_on(encoder.embed_images(&chunk))?; // warm-up
+            let (mut done, t) = (0usize, Instant::now());
+            while t.elapsed().as_secs_f64() < seconds || done == 0 {
+                pollster::block_on(encoder.embed_images(&chunk))?;
+                done += batch;
+            }
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "impl": format!("triage-{backend_name}"), "model": spec.id, "input": "image", "image_size": size,
+                    "batch": batch, "images": done, "seconds": rounded(secs, 3),
+                    "images_per_s": rounded(done as f64 / secs, 3), "preprocess_ms_640x480_png": rounded(preprocess_ms, 1),
                 })
             );
         }
