@@ -237,9 +237,9 @@ pub const MODELS: &[ModelSpec] = &[
         classification_task: None,
         matryoshka_dims: &[],
         files: &[
-            // The released f32 checkpoint's tensors (JinaBERT base 137M + EVA02-B/16 86M); no
-            // registry package ships it.
-            ModelFile { name: "model.safetensors", sha256: None, size: 884_000_000 },
+            // The tensors triage reads, f32 as released: 222,647,040 parameters (JinaBERT base
+            // + EVA02-B/16, shapes as released); no registry package ships the file.
+            ModelFile { name: "model.safetensors", sha256: None, size: 890_588_160 },
             // BERT WordPiece, lower case, `[CLS] X [SEP]`.
             ModelFile { name: "tokenizer.json", sha256: None, size: 712_000 },
             ModelFile { name: "config.json", sha256: None, size: 2_000 },
@@ -261,9 +261,9 @@ pub const MODELS: &[ModelSpec] = &[
         classification_task: Some("retrieval.query"),
         matryoshka_dims: &[32, 64, 128, 256, 512, 768, 1024],
         files: &[
-            // The released bf16 checkpoint's tensors (XLM-R 561M + EVA02-L/14 304M); no registry
-            // package ships it.
-            ModelFile { name: "model.safetensors", sha256: None, size: 1_730_000_000 },
+            // The tensors triage reads, bf16 as released: 865,278,476 parameters (XLM-R with one
+            // adapter + EVA02-L/14, shapes as released); no registry package ships the file.
+            ModelFile { name: "model.safetensors", sha256: None, size: 1_730_556_952 },
             // The XLM-R sentencepiece tokenizer (jina-embeddings-v3's).
             ModelFile { name: "tokenizer.json", sha256: None, size: 17_082_730 },
             ModelFile { name: "config.json", sha256: None, size: 4_000 },
