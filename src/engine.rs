@@ -103,11 +103,21 @@ fn check_modalities<'a>(spec: &ModelSpec, inputs: impl Iterator<Item = &'a Input
     Ok(())
 }
 
-/// Every image input read (fetched, decoded) and preprocessed for `model`: its index among
-/// the inputs, its pixels, and the tokens it counts for. The first bad image fails the
+/// The image inputs of a request, read (fetched, decoded) and preprocessed for a model.
+#[derive(Default)]
+struct PreparedImages {
+    /// Each image's index among the inputs.
+    index: Vec<usize>,
+    /// `[3·size·size]` normalised pixels per image.
+    pixels: Vec<Vec<f32>>,
+    /// Tokens the images count for, together.
+    tokens: usize,
+}
+
+/// Every image input read and preprocessed for `model`. The first bad image fails the
 /// request with its field named.
-async fn prepare_images(model: &Encoder, inputs: &[&Input]) -> Result<Vec<(usize, Vec<f32>, usize)>> {
-    let mut out = Vec::new();
+async fn prepare_images(model: &Encoder, inputs: &[&Input]) -> Result<PreparedImages> {
+    let mut out = PreparedImages::default();
     for (i, input) in inputs.iter().enumerate() {
         let Input::Image(value) = input else { continue };
         let field = format!("input[{i}]");
@@ -115,9 +125,9 @@ async fn prepare_images(model: &Encoder, inputs: &[&Input]) -> Result<Vec<(usize
         let size = model.image_size().ok_or_else(|| bad(format!("model '{}' has no image tower", model.spec.id)))?;
         let bytes = crate::image::bytes_of(crate::image::parse_ref(value).map_err(bad)?).await.map_err(bad)?;
         let decoded = crate::image::decode(&bytes).map_err(bad)?;
-        let tokens = model.spec.image_tokens.count(decoded.width(), decoded.height());
-        let pixels = crate::image::normalize(&crate::image::resize_center_crop(&decoded, size));
-        out.push((i, pixels, tokens));
+        out.tokens += model.spec.image_tokens.count(decoded.width(), decoded.height());
+        out.pixels.push(crate::image::normalize(&crate::image::resize_center_crop(&decoded, size)));
+        out.index.push(i);
     }
     Ok(out)
 }
@@ -194,16 +204,16 @@ impl<S: ClassifierStore> Engine<S> {
             })
             .collect();
         let text_part = self.embed(model, &texts.iter().map(|(_, t)| *t).collect::<Vec<_>>(), task).await?;
-        let pixels: Vec<Vec<f32>> = images.iter().map(|(_, p, _)| p.clone()).collect();
-        let image_vectors = if pixels.is_empty() { Vec::new() } else { model.embed_images(&pixels).await? };
+        let image_vectors =
+            if images.pixels.is_empty() { Vec::new() } else { model.embed_images(&images.pixels).await? };
         let mut vectors = vec![Vec::new(); inputs.len()];
         for ((i, _), v) in texts.iter().zip(text_part.vectors) {
             vectors[*i] = v;
         }
-        for ((i, _, _), v) in images.iter().zip(image_vectors) {
-            vectors[*i] = v;
+        for (&i, v) in images.index.iter().zip(image_vectors) {
+            vectors[i] = v;
         }
-        let tokens = text_part.tokens + images.iter().map(|(_, _, t)| t).sum::<usize>();
+        let tokens = text_part.tokens + images.tokens;
         Ok(Embedded { vectors, tokens })
     }
 
