@@ -19,6 +19,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use image::{ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::api::MAX_IMAGE_BYTES;
+use crate::jpeg;
 
 /// CLIP's normalisation (OpenAI's dataset statistics), per RGB channel.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -148,6 +149,12 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
         return Err(format!(
             "the {name} image is {width}×{height} = {pixels} pixels; at most {MAX_IMAGE_PIXELS} are decoded"
         ));
+    }
+    if format == ImageFormat::Jpeg {
+        // Pillow's pixels (libjpeg-turbo's arithmetic); kinds it leaves go to the `image` crate.
+        if let jpeg::Decoded::Rgb(rgb) = jpeg::decode(bytes, MAX_DECODE_ALLOC).map_err(|e| format!("cannot decode the JPEG image: {e}"))? {
+            return Ok(rgb);
+        }
     }
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_ALLOC);

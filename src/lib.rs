@@ -4,6 +4,7 @@
 //! - [`api`]: Jina's request/response types, validated up front.
 //! - [`error`]: one error enum rendering Jina's `ErrorResponse`.
 //! - [`registry`]: the table of models.
+//! - [`image`], [`jpeg`]: image inputs, decoding (JPEG as Pillow decodes it) and preprocessing.
 //! - [`models`]: the networks, in burn; [`weights`]: streaming checkpoint loading;
 //!   [`encoder`]: tokenizer + network.
 //! - [`classify`], [`fewshot`]: the classification math on plain vectors.
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod fewshot;
 pub mod image;
+pub mod jpeg;
 pub mod models;
 pub mod registry;
 #[cfg(all(feature = "serve", not(target_arch = "wasm32")))]
