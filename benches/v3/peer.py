@@ -21,7 +21,13 @@ TASK = "classification"
 
 def load(model_dir):
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
-    t = cfg["lora_adaptations"].index(TASK)
+    with safe_open(os.path.join(model_dir, "model.safetensors"), "pt") as f:
+        return build(cfg, lambda k: f.get_tensor("roberta." + k).float(), cfg["lora_adaptations"].index(TASK))
+
+
+def build(cfg, get, t):
+    """`JinaEmbeddingsV3Model` (eval, f32) from jina-embeddings-v3's config.json fields and a
+    reader of its `roberta.`-relative tensors, with adapter `t` merged into the weights."""
     s = cfg["lora_alpha"] / cfg["lora_rank"]
     h, layers = cfg["hidden_size"], cfg["num_hidden_layers"]
     config = JinaEmbeddingsV3Config(
@@ -34,36 +40,34 @@ def load(model_dir):
     )
     config._attn_implementation = "sdpa"
     st = {}
-    with safe_open(os.path.join(model_dir, "model.safetensors"), "pt") as f:
-        get = lambda k: f.get_tensor(k).float()
 
-        def linear(p):
-            w = get(f"{p}.parametrizations.weight.original")
-            return w + s * get(f"{p}.parametrizations.weight.0.lora_B")[t] @ get(f"{p}.parametrizations.weight.0.lora_A")[t]
+    def linear(p):
+        w = get(f"{p}.parametrizations.weight.original")
+        return w + s * get(f"{p}.parametrizations.weight.0.lora_B")[t] @ get(f"{p}.parametrizations.weight.0.lora_A")[t]
 
-        def embedding(p):
-            w = get(f"{p}.parametrizations.weight.original")
-            return w + s * get(f"{p}.parametrizations.weight.0.lora_A")[t] @ get(f"{p}.parametrizations.weight.0.lora_B")[t]
+    def embedding(p):
+        w = get(f"{p}.parametrizations.weight.original")
+        return w + s * get(f"{p}.parametrizations.weight.0.lora_A")[t] @ get(f"{p}.parametrizations.weight.0.lora_B")[t]
 
-        st["embeddings.word_embeddings.weight"] = embedding("roberta.embeddings.word_embeddings")
-        st["embeddings.token_type_embeddings.weight"] = embedding("roberta.embeddings.token_type_embeddings")
-        st["embeddings.LayerNorm.weight"] = get("roberta.emb_ln.weight")
-        st["embeddings.LayerNorm.bias"] = get("roberta.emb_ln.bias")
-        for i in range(layers):
-            p, q = f"roberta.encoder.layers.{i}", f"layers.{i}"
-            qkv, qkv_b = linear(f"{p}.mixer.Wqkv"), get(f"{p}.mixer.Wqkv.bias")
-            for j, name in enumerate(["q_proj", "k_proj", "v_proj"]):
-                st[f"{q}.self_attn.{name}.weight"] = qkv[j * h:(j + 1) * h].clone()
-                st[f"{q}.self_attn.{name}.bias"] = qkv_b[j * h:(j + 1) * h].clone()
-            del qkv
-            st[f"{q}.self_attn.o_proj.weight"] = linear(f"{p}.mixer.out_proj")
-            st[f"{q}.self_attn.o_proj.bias"] = get(f"{p}.mixer.out_proj.bias")
-            for fc in ["fc1", "fc2"]:
-                st[f"{q}.mlp.{fc}.weight"] = linear(f"{p}.mlp.{fc}")
-                st[f"{q}.mlp.{fc}.bias"] = get(f"{p}.mlp.{fc}.bias")
-            for a, b in [("norm1", "post_attention_layernorm"), ("norm2", "post_mlp_layernorm")]:
-                st[f"{q}.{b}.weight"] = get(f"{p}.{a}.weight")
-                st[f"{q}.{b}.bias"] = get(f"{p}.{a}.bias")
+    st["embeddings.word_embeddings.weight"] = embedding("embeddings.word_embeddings")
+    st["embeddings.token_type_embeddings.weight"] = embedding("embeddings.token_type_embeddings")
+    st["embeddings.LayerNorm.weight"] = get("emb_ln.weight")
+    st["embeddings.LayerNorm.bias"] = get("emb_ln.bias")
+    for i in range(layers):
+        p, q = f"encoder.layers.{i}", f"layers.{i}"
+        qkv, qkv_b = linear(f"{p}.mixer.Wqkv"), get(f"{p}.mixer.Wqkv.bias")
+        for j, name in enumerate(["q_proj", "k_proj", "v_proj"]):
+            st[f"{q}.self_attn.{name}.weight"] = qkv[j * h:(j + 1) * h].clone()
+            st[f"{q}.self_attn.{name}.bias"] = qkv_b[j * h:(j + 1) * h].clone()
+        del qkv
+        st[f"{q}.self_attn.o_proj.weight"] = linear(f"{p}.mixer.out_proj")
+        st[f"{q}.self_attn.o_proj.bias"] = get(f"{p}.mixer.out_proj.bias")
+        for fc in ["fc1", "fc2"]:
+            st[f"{q}.mlp.{fc}.weight"] = linear(f"{p}.mlp.{fc}")
+            st[f"{q}.mlp.{fc}.bias"] = get(f"{p}.mlp.{fc}.bias")
+        for a, b in [("norm1", "post_attention_layernorm"), ("norm2", "post_mlp_layernorm")]:
+            st[f"{q}.{b}.weight"] = get(f"{p}.{a}.weight")
+            st[f"{q}.{b}.bias"] = get(f"{p}.{a}.bias")
     # As from_pretrained does: no random initialisation of weights about to be replaced.
     with no_init_weights():
         model = JinaEmbeddingsV3Model(config, add_pooling_layer=False)

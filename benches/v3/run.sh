@@ -23,18 +23,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 [ -f "$DIR/jina-embeddings-v3/model.safetensors" ] || "$PYTHON" benches/v3/make_checkpoint.py "$DIR"
 cargo build --release --features wgpu --quiet
 BIN="$CARGO_TARGET_DIR/release/triage"
-# A JSON line of a load-only process, with its peak RSS (bytes) added.
-with_peak() {
-  local out time
-  out="$(mktemp)"; time="$(mktemp)"
-  if /usr/bin/time -v "$@" >"$out" 2>"$time"; then
-    local rss; rss="$(awk '/Maximum resident/ {printf "%.0f", $6 * 1024}' "$time")"
-    sed "s/}\$/, \"peak_rss_bytes\": $rss}/" "$out"
-  else
-    echo "{\"failed\": \"$*\"}"; tail -n 5 "$time" >&2
-  fi
-  rm -f "$out" "$time"
-}
+source benches/peak.sh
 for args in "--backend flex" "--backend flex --unfolded" "--backend wgpu"; do
   with_peak "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args
 done

@@ -85,8 +85,10 @@ impl Eva02Config {
         if !self.head_width.is_multiple_of(4) {
             return Err("head_width must be a multiple of 4 (two rotary axes of interleaved pairs)".into());
         }
-        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
-            return Err("image_size must be a multiple of patch_size".into());
+        // jina-clip-v2 is 512 px in 14-px patches: the grid is 36 and the convolution leaves
+        // the last 8 rows and columns unread, as the reference does.
+        if self.patch_size == 0 || self.image_size < self.patch_size {
+            return Err("image_size must be at least patch_size".into());
         }
         if self.ls_init_value.is_some() {
             return Err("layer scale (ls_init_value) is not supported".into());
@@ -142,6 +144,7 @@ impl Eva02Config {
                 .collect(),
             norm: norm(w),
             grid: self.grid(),
+            image_size: self.image_size,
             rope_positions: if self.intp_freq { self.pt_hw_seq_len } else { self.grid() },
         }
     }
@@ -178,6 +181,8 @@ pub struct Eva02 {
     norm: LayerNorm,
     /// Patches per side.
     grid: usize,
+    /// Side of the images taken (the grid's pixels plus any remainder the patches skip).
+    image_size: usize,
     /// The rotary positions span `0..rope_positions` over the grid (the grid itself unless
     /// the frequencies are interpolated).
     rope_positions: usize,
@@ -233,7 +238,7 @@ impl Eva02 {
 
     /// Image side the tower takes.
     pub fn image_size(&self) -> usize {
-        self.grid * self.patch_embed.weight.dims()[2]
+        self.image_size
     }
 
     /// The rotary tables `[1, 1, grid², head_dim]` (cos, sin): per patch (r, c) the angles
