@@ -39,6 +39,7 @@ export async function runBench({ page: pagePath, devices, params, name }) {
       const timer = setInterval(() => { peak = Math.max(peak, chromiumRss(profile)); }, 250);
       const page = await context.newPage();
       page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+      page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") console.error(`[console] ${m.text()}`); });
       await page.goto(`${base}?${params(device, round.startsWith("first"))}`);
       await page.waitForFunction(() => window.benchResult, null, { timeout: 60 * 60 * 1000 });
       const r = await page.evaluate(() => window.benchResult);

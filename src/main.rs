@@ -332,10 +332,11 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
     // Work is queued lazily on some backends: finish loading before the clock stops.
     pollster::block_on(encoder.embed_ids(&[vec![0, 2]], encoder.task(None)?))?;
     let load_s = started.elapsed().as_secs_f64();
+    // Which adapter the weights carry: the model's classification task folded in at load.
     let lora = match (spec.tasks.is_empty(), unfolded) {
         (true, _) => None,
-        (false, true) => Some("low-rank"),
-        (false, false) => Some("classification folded"),
+        (false, true) => Some("low-rank".to_string()),
+        (false, false) => Some(format!("{} folded", spec.classification_task.unwrap_or(spec.tasks[0].name))),
     };
     let backend_name = match backend {
         Backend::Flex => "flex",

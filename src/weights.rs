@@ -171,6 +171,27 @@ impl Precision {
             Self::F16 => DType::F16,
         }
     }
+
+    pub fn bytes(self) -> u64 {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+        }
+    }
+}
+
+/// The most bytes of weights a CPU device takes in a browser. A page's WebAssembly memory
+/// ends at 4 GiB and the weights share it with activations, the tokenizer and download
+/// chunks; past this, loading would run out of memory and trap, so it is refused with a
+/// clear error instead (jina-clip-v2 in f32 is 3.46 GB; jina-embeddings-v3's 2.29 GB loads).
+/// Natively, and on a GPU device, there is no such bound.
+pub fn host_weight_budget(device: &Device) -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
+    if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
+        return Some(3 << 30);
+    }
+    let _ = device;
+    None
 }
 
 /// The most bytes one uploaded tensor holds. WebGPU guarantees storage bindings of 128 MiB
@@ -226,6 +247,21 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
     read_exact(src, &mut header).await?;
     let entries = parse_header(&header)?;
     drop(header);
+    if let Some(budget) = host_weight_budget(device) {
+        let need: u64 = entries
+            .iter()
+            .filter(|e| (layout.path)(&e.name).is_some())
+            .map(|e| e.shape.iter().product::<usize>() as u64 * precision.bytes())
+            .sum();
+        if need > budget {
+            return Err(bad(format!(
+                "its weights take {:.2} GB in f32 on the CPU backend, over the {:.2} GB a browser page can hold \
+                 (WebAssembly memory ends at 4 GiB); load it with the WebGPU backend",
+                need as f64 / 1e9,
+                budget as f64 / 1e9
+            )));
+        }
+    }
 
     let mut out = HashMap::new();
     let mut position = 0u64;
