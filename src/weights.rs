@@ -200,6 +200,29 @@ pub fn host_weight_budget(device: &Device) -> Option<u64> {
 /// 250002×1024 word embeddings: 1 GB in f32) is stored as row blocks of at most this size.
 pub const MAX_BLOCK_BYTES: usize = 128 << 20;
 
+/// Refuses a checkpoint whose kept tensors, at the layout's precision, exceed `budget`.
+fn check_host_budget<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
+    entries: &[Entry],
+    layout: &Layout<W, B>,
+    budget: Option<u64>,
+) -> Result<()> {
+    let Some(budget) = budget else { return Ok(()) };
+    let need: u64 = entries
+        .iter()
+        .filter(|e| (layout.path)(&e.name).is_some())
+        .map(|e| e.shape.iter().product::<usize>() as u64 * layout.precision.bytes())
+        .sum();
+    if need > budget {
+        return Err(bad(format!(
+            "its weights take {:.2} GB in f32 on the CPU backend, over the {:.2} GB a browser page can hold \
+             (WebAssembly memory ends at 4 GiB); load it with the WebGPU backend",
+            need as f64 / 1e9,
+            budget as f64 / 1e9
+        )));
+    }
+    Ok(())
+}
+
 /// A tensor of the checkpoint uploaded flat: its shape and its `[numel]` data.
 pub struct Loaded {
     pub shape: Vec<usize>,
@@ -247,21 +270,7 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
     read_exact(src, &mut header).await?;
     let entries = parse_header(&header)?;
     drop(header);
-    if let Some(budget) = host_weight_budget(device) {
-        let need: u64 = entries
-            .iter()
-            .filter(|e| (layout.path)(&e.name).is_some())
-            .map(|e| e.shape.iter().product::<usize>() as u64 * precision.bytes())
-            .sum();
-        if need > budget {
-            return Err(bad(format!(
-                "its weights take {:.2} GB in f32 on the CPU backend, over the {:.2} GB a browser page can hold \
-                 (WebAssembly memory ends at 4 GiB); load it with the WebGPU backend",
-                need as f64 / 1e9,
-                budget as f64 / 1e9
-            )));
-        }
-    }
+    check_host_budget(&entries, layout, host_weight_budget(device))?;
 
     let mut out = HashMap::new();
     let mut position = 0u64;
@@ -497,6 +506,25 @@ mod tests {
         assert_eq!(values(&got["m.b"]), [0.5, 3.0, -1.0]);
         assert_eq!(got["m.b"].shape, [3, 1]);
         assert_eq!(values(&got["m.c"]), [0.25, 8.0]);
+    }
+
+    #[test]
+    fn host_budget_counts_kept_tensors_at_the_target_precision() {
+        let bytes = file(&[("a", "BF16", &[10, 10], vec![0; 200]), ("skip", "F32", &[1000], vec![0; 4000])]);
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let entries = parse_header(&bytes[8..8 + header_len]).unwrap();
+        let layout = Layout {
+            path: |n: &str| (n != "skip").then(|| n.to_string()),
+            in_row_blocks: |_: &str| false,
+            precision: Precision::F32,
+            max_block_bytes: MAX_BLOCK_BYTES,
+        };
+        // 100 kept values × 4 bytes in f32; the skipped tensor does not count.
+        assert!(check_host_budget(&entries, &layout, Some(400)).is_ok());
+        let err = check_host_budget(&entries, &layout, Some(399)).unwrap_err();
+        assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
+        assert!(err.to_string().contains("WebGPU"), "{err}");
+        assert!(check_host_budget(&entries, &layout, None).is_ok());
     }
 
     #[test]
