@@ -26,8 +26,8 @@ const NATURAL: [usize; 64] = [
 /// What [`decode`] made of a JPEG.
 pub enum Decoded {
     Rgb(RgbImage),
-    /// A kind of JPEG this module leaves to another decoder (named for the caller's log).
-    NotHandled(&'static str),
+    /// A kind of JPEG this module leaves to another decoder (see the module doc).
+    NotHandled,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -54,13 +54,12 @@ pub fn decode(bytes: &[u8], max_alloc: u64) -> Result<Decoded> {
                     return Err("more than one frame header".into());
                 }
                 match Frame::parse(seg, marker == 0xC2, max_alloc)? {
-                    Ok(f) => frame = Some(f),
-                    Err(kind) => return Ok(Decoded::NotHandled(kind)),
+                    Some(f) => frame = Some(f),
+                    None => return Ok(Decoded::NotHandled),
                 }
             }
-            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
-                return Ok(Decoded::NotHandled("lossless, hierarchical or arithmetic-coded JPEG"));
-            }
+            // Lossless, hierarchical or arithmetic-coded.
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return Ok(Decoded::NotHandled),
             0xC4 => tables.huffman(r.segment()?)?,
             0xDB => tables.quantization(r.segment()?)?,
             0xDD => {
@@ -403,25 +402,26 @@ struct Scan {
 }
 
 impl Frame {
-    /// `Ok(Err(kind))`: a frame this module leaves to another decoder.
-    fn parse(seg: &[u8], progressive: bool, max_alloc: u64) -> Result<std::result::Result<Frame, &'static str>> {
+    /// `Ok(None)`: a frame this module leaves to another decoder (12-bit samples, a height
+    /// given after the scan by DNL, other than 1 or 3 components).
+    fn parse(seg: &[u8], progressive: bool, max_alloc: u64) -> Result<Option<Frame>> {
         if seg.len() < 6 {
             return Err("short frame header".into());
         }
         if seg[0] != 8 {
-            return Ok(Err("JPEG with other than 8-bit samples"));
+            return Ok(None);
         }
         let height = u16::from_be_bytes([seg[1], seg[2]]) as usize;
         let width = u16::from_be_bytes([seg[3], seg[4]]) as usize;
         let n = seg[5] as usize;
         if height == 0 {
-            return Ok(Err("JPEG whose height is given after the scan (DNL)"));
+            return Ok(None);
         }
         if width == 0 {
             return Err("the JPEG is 0 pixels wide".into());
         }
         if n != 1 && n != 3 {
-            return Ok(Err("JPEG with other than 1 or 3 components"));
+            return Ok(None);
         }
         let spec = seg.get(6..6 + 3 * n).ok_or("short frame header")?;
         let mut comps = Vec::with_capacity(n);
@@ -464,7 +464,7 @@ impl Frame {
                 }
             })
             .collect();
-        Ok(Ok(Frame { width, height, progressive, comps, h_max, v_max, mcus_x, mcus_y, scans: 0 }))
+        Ok(Some(Frame { width, height, progressive, comps, h_max, v_max, mcus_x, mcus_y, scans: 0 }))
     }
 
     /// Decodes one scan's entropy-coded data from `start`; returns where it stopped.

@@ -315,6 +315,23 @@ struct BenchOptions<'a> {
     load_only: bool,
 }
 
+/// Calls `call(k)` once to warm up (k = 0), then with k = 1, 2, … until `seconds` have passed
+/// (at least once): (items done, seconds) for calls of `batch` items each.
+fn throughput(
+    batch: usize,
+    seconds: f64,
+    mut call: impl FnMut(usize) -> Result<(), TriageError>,
+) -> Result<(usize, f64), TriageError> {
+    call(0)?;
+    let (mut done, mut k, t) = (0usize, 1usize, Instant::now());
+    while t.elapsed().as_secs_f64() < seconds || done == 0 {
+        call(k)?;
+        done += batch;
+        k += 1;
+    }
+    Ok((done, t.elapsed().as_secs_f64()))
+}
+
 fn rounded(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
@@ -404,15 +421,8 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
         for &batch in batches {
             let chunk =
                 |k: usize| -> Vec<Vec<u32>> { (0..batch).map(|j| ids[(k * batch + j) % ids.len()].clone()).collect() };
-            pollster::block_on(encoder.embed_ids(&chunk(0), task))?; // warm-up
-            let (mut done, mut k) = (0usize, 1usize);
-            let t = Instant::now();
-            while t.elapsed().as_secs_f64() < seconds || done == 0 {
-                pollster::block_on(encoder.embed_ids(&chunk(k), task))?;
-                done += batch;
-                k += 1;
-            }
-            let secs = t.elapsed().as_secs_f64();
+            let (done, secs) =
+                throughput(batch, seconds, |k| pollster::block_on(encoder.embed_ids(&chunk(k), task)).map(drop))?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -438,13 +448,7 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
         let preprocess_ms = t.elapsed().as_secs_f64() * 1000.0;
         for &batch in batches {
             let chunk = vec![pixels.clone(); batch];
-            pollster::block_on(encoder.embed_images(&chunk))?; // warm-up
-            let (mut done, t) = (0usize, Instant::now());
-            while t.elapsed().as_secs_f64() < seconds || done == 0 {
-                pollster::block_on(encoder.embed_images(&chunk))?;
-                done += batch;
-            }
-            let secs = t.elapsed().as_secs_f64();
+            let (done, secs) = throughput(batch, seconds, |_| pollster::block_on(encoder.embed_images(&chunk)).map(drop))?;
             println!(
                 "{}",
                 serde_json::json!({

@@ -171,13 +171,6 @@ impl Precision {
             Self::F16 => DType::F16,
         }
     }
-
-    pub fn bytes(self) -> u64 {
-        match self {
-            Self::F32 => 4,
-            Self::F16 => 2,
-        }
-    }
 }
 
 /// The most bytes of weights a CPU device takes in a browser. A page's WebAssembly memory
@@ -185,7 +178,7 @@ impl Precision {
 /// chunks; past this, loading would run out of memory and trap, so it is refused with a
 /// clear error instead (jina-clip-v2 in f32 is 3.46 GB; jina-embeddings-v3's 2.29 GB loads).
 /// Natively, and on a GPU device, there is no such bound.
-pub fn host_weight_budget(device: &Device) -> Option<u64> {
+fn host_weight_budget(device: &Device) -> Option<u64> {
     #[cfg(target_arch = "wasm32")]
     if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {
         return Some(3 << 30);
@@ -210,13 +203,14 @@ fn check_host_budget<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
     let need: u64 = entries
         .iter()
         .filter(|e| (layout.path)(&e.name).is_some())
-        .map(|e| e.shape.iter().product::<usize>() as u64 * layout.precision.bytes())
+        .map(|e| (e.shape.iter().product::<usize>() * layout.precision.dtype().size()) as u64)
         .sum();
     if need > budget {
         return Err(bad(format!(
-            "its weights take {:.2} GB in f32 on the CPU backend, over the {:.2} GB a browser page can hold \
+            "its weights take {:.2} GB in {:?} on the CPU backend, over the {:.2} GB a browser page can hold \
              (WebAssembly memory ends at 4 GiB); load it with the WebGPU backend",
             need as f64 / 1e9,
+            layout.precision.dtype(),
             budget as f64 / 1e9
         )));
     }
