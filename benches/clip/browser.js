@@ -4,6 +4,8 @@
 // of N copies of a 250×250 textile JPEG against two labels, whose embeddings are cached after
 // the warm-up call: decoding, preprocessing and the image tower are timed). Results go to
 // window.benchResult for the driver (benches/clip/browser.mjs).
+import { timed } from "../timed.js";
+
 const params = new URLSearchParams(location.search);
 const model = params.get("model");
 const device = params.get("device");
@@ -16,18 +18,6 @@ const log = (m) => { document.getElementById("log").textContent += m + "\n"; };
 // Both tokenizers read " the" as one token: N−2 of them plus the two special tokens are N.
 const TOKENS = 32;
 const text = Array(TOKENS - 2).fill("the").join(" ");
-
-async function timed(call, batch) {
-  await call(); // warm-up (and label embeddings into the cache)
-  let done = 0, calls = 0;
-  const start = performance.now();
-  while (calls === 0 || performance.now() - start < seconds * 1000) {
-    await call();
-    done += batch;
-    calls++;
-  }
-  return { done, secs: (performance.now() - start) / 1000 };
-}
 
 async function run() {
   const triage = await import("triage-classify");
@@ -44,7 +34,7 @@ async function run() {
       const { done, secs } = await timed(async () => {
         const r = await engine.embeddings({ model, input });
         if (r.usage.total_tokens !== TOKENS * batch) throw new Error(`${r.usage.total_tokens} tokens, wanted ${TOKENS * batch}`);
-      }, batch);
+      }, batch, seconds);
       results.push({ input: "text", tokens: TOKENS, batch, embeddings: done, seconds: +secs.toFixed(2), emb_per_s: +(done / secs).toFixed(3) });
       log(`text ×${batch}: ${(done / secs).toFixed(3)} emb/s`);
     }
@@ -54,7 +44,7 @@ async function run() {
       const { done, secs } = await timed(async () => {
         const r = await engine.classify({ model, input, labels: ["nominal", "defect"] });
         if (r.data.length !== batch) throw new Error(`${r.data.length} results for ${batch} images`);
-      }, batch);
+      }, batch, seconds);
       results.push({ input: "image", batch, images: done, seconds: +secs.toFixed(2), images_per_s: +(done / secs).toFixed(4) });
       log(`image ×${batch}: ${(done / secs).toFixed(4)} images/s`);
     }

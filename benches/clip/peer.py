@@ -96,24 +96,15 @@ def main():
     (cls, sep, lo, hi) = (101, 102, 1000, 5000) if args.which == "v1" else (0, 2, 5, 1000)
     g = torch.Generator().manual_seed(0)
 
-    def timed(run, batch):
-        with torch.inference_mode():
-            run()  # warm-up
-            done, t = 0, time.perf_counter()
-            while time.perf_counter() - t < args.seconds or done == 0:
-                run()
-                done += batch
-            return done, time.perf_counter() - t
-
     for b in [int(x) for x in args.batches.split(",")]:
         ids = [[cls] + torch.randint(lo, hi, (args.tokens - 2,), generator=g).tolist() + [sep] for _ in range(b)]
         mask = [[1] * args.tokens] * b
-        done, secs = timed(lambda: text(ids, mask), b)
+        done, secs = v3_peer.timed(lambda: text(ids, mask), b, args.seconds)
         print(json.dumps({"impl": name, "model": model, "input": "text", "batch": b, "mean_tokens": float(args.tokens),
                           "embeddings": done, "seconds": round(secs, 3), "emb_per_s": round(done / secs, 2)}), flush=True)
     for b in [int(x) for x in args.batches.split(",")]:
         pixels = torch.randn(b, 3, size, size, generator=g)
-        done, secs = timed(lambda: vision(pixels), b)
+        done, secs = v3_peer.timed(lambda: vision(pixels), b, args.seconds)
         print(json.dumps({"impl": name, "model": model, "input": "image", "image_size": size, "batch": b,
                           "images": done, "seconds": round(secs, 3), "images_per_s": round(done / secs, 3)}), flush=True)
 

@@ -2,6 +2,8 @@
 // Loads jina-embeddings-v3 (the random full-size checkpoint under /models/cache/_random)
 // through the npm package and times the embeddings call (classification adapter) on inputs
 // of exactly N tokens. Results go to window.benchResult for the driver.
+import { timed } from "../timed.js";
+
 const params = new URLSearchParams(location.search);
 const device = params.get("device");
 const tokens = (params.get("tokens") ?? "32,512").split(",").map(Number);
@@ -28,15 +30,7 @@ async function run() {
         const r = await engine.embeddings({ model: "jina-embeddings-v3", input, task: "classification" });
         if (r.usage.total_tokens !== n * batch) throw new Error(`${r.usage.total_tokens} tokens, wanted ${n * batch}`);
       };
-      await call(); // warm-up (shader compilation on WebGPU)
-      let done = 0, calls = 0;
-      const start = performance.now();
-      while (calls === 0 || performance.now() - start < seconds * 1000) {
-        await call();
-        done += batch;
-        calls++;
-      }
-      const secs = (performance.now() - start) / 1000;
+      const { done, secs } = await timed(call, batch, seconds);
       results.push({ tokens: n, batch, embeddings: done, seconds: +secs.toFixed(2), emb_per_s: +(done / secs).toFixed(3) });
       log(`${n} tokens, batch ${batch}: ${(done / secs).toFixed(3)} emb/s`);
     }

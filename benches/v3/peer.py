@@ -76,6 +76,18 @@ def build(cfg, get, t):
     return model.eval()
 
 
+def timed(run, batch, seconds):
+    """One warm-up call, then calls of `batch` items until `seconds` have passed (at least
+    one): (items done, seconds), without autograd."""
+    with torch.inference_mode():
+        run()
+        done, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds or done == 0:
+            run()
+            done += batch
+        return done, time.perf_counter() - t
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir", help="directory holding jina-embeddings-v3/")
@@ -99,14 +111,12 @@ def main():
             ids = torch.cat([torch.zeros(b, 1, dtype=torch.long), torch.randint(5, 1000, (b, n - 2), generator=g),
                              torch.full((b, 1), 2, dtype=torch.long)], 1)
             mask = torch.ones_like(ids)
-            with torch.inference_mode():
-                model(input_ids=ids, attention_mask=mask)  # warm-up
-                done, t = 0, time.perf_counter()
-                while time.perf_counter() - t < args.seconds or done == 0:
-                    states = model(input_ids=ids, attention_mask=mask).last_hidden_state
-                    (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
-                    done += b
-                secs = time.perf_counter() - t
+
+            def embed():
+                states = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                return (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+
+            done, secs = timed(embed, b, args.seconds)
             print(json.dumps({"impl": name, "model": "jina-embeddings-v3", "batch": b, "mean_tokens": float(n),
                               "embeddings": done, "seconds": round(secs, 3), "emb_per_s": round(done / secs, 2),
                               "load_s": round(load_s, 3), "lora": "merged"}), flush=True)
