@@ -104,6 +104,10 @@ export interface ProgressEvent {
   loaded: number;
   total: number;
   progress?: number;
+  /** With "ready": the dtype the weights are stored in. "f16" on WebGPU adapters with
+   * shader-f16, and on the CPU backend for models whose f32 weights exceed what a page's
+   * WebAssembly memory holds (jina-clip-v2). */
+  dtype?: "f32" | "f16";
 }
 
 export interface BackendInfo {
@@ -149,7 +153,8 @@ export interface TriageApi {
   exportClassifier(id: string): Promise<ClassifierExport>;
   /** Stores an exported classifier under its id (refused if that id is already stored). */
   importClassifier(document: ClassifierExport | string): Promise<ClassifierSummary>;
-  loadModel(id: string): Promise<void>;
+  /** Loads a model now (else it loads on first use); resolves with its weights' dtype. */
+  loadModel(id: string): Promise<{ model: string; dtype: "f32" | "f16" }>;
 }
 
 /** The engine on the calling thread (`createWorker` runs the same in a Web Worker). */

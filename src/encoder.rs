@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
@@ -243,6 +243,16 @@ impl Encoder {
         }
         // A file never makes the loader wait, so blocking on it is immediate.
         pollster::block_on(Self::load(spec, &config, &tokenizer, &mut weights, device, Precision::F32))
+    }
+
+    /// The dtype the weights are stored in on the device: f32, or f16 where the device
+    /// computes in half precision or could not hold f32 weights (a browser page's CPU).
+    pub fn weight_dtype(&self) -> DType {
+        match &self.network {
+            Network::Bert(_) => DType::F32,
+            Network::JinaV3(m) => m.dtype(),
+            Network::JinaBert(m) => m.dtype(),
+        }
     }
 
     pub fn device(&self) -> &Device {

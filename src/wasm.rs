@@ -149,9 +149,18 @@ impl Inner {
             Encoder::load(spec, &config, &tokenizer, &mut weights, device, self.backend.precision).await?;
         // The digest of a pinned file is known only at its end: no model from a bad file.
         weights.finish().await?;
+        let dtype = dtype_name(encoder.weight_dtype());
         self.engine.add_model(encoder)?;
-        progress.emit("ready", None, 1.0, 1.0);
+        progress.ready(dtype);
         Ok(())
+    }
+}
+
+/// How a weight dtype is named to JS.
+fn dtype_name(dtype: burn::tensor::DType) -> &'static str {
+    match dtype {
+        burn::tensor::DType::F16 => "f16",
+        _ => "f32",
     }
 }
 
@@ -232,13 +241,18 @@ impl Triage {
         self.inner.engine.default_model().id.to_string()
     }
 
-    /// Loads a model now (else it loads on first use).
+    /// Loads a model now (else it loads on first use); resolves `{ model, dtype }`.
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(&self, id: String) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
-            inner.ensure_model(registry::find(&id)?).await?;
-            Ok(JsValue::UNDEFINED)
+            let spec = registry::find(&id)?;
+            inner.ensure_model(spec).await?;
+            let loaded = Object::new();
+            let _ = Reflect::set(&loaded, &"model".into(), &spec.id.into());
+            let dtype = dtype_name(inner.engine.model(spec)?.weight_dtype());
+            let _ = Reflect::set(&loaded, &"dtype".into(), &dtype.into());
+            Ok(loaded.into())
         })
     }
 

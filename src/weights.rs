@@ -193,28 +193,30 @@ fn host_weight_budget(device: &Device) -> Option<u64> {
 /// 250002×1024 word embeddings: 1 GB in f32) is stored as row blocks of at most this size.
 pub const MAX_BLOCK_BYTES: usize = 128 << 20;
 
-/// Refuses a checkpoint whose kept tensors, at the layout's precision, exceed `budget`.
-fn check_host_budget<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
+/// The dtype the kept tensors are stored in: the layout's, or f16 where the layout's would
+/// exceed `budget` and f16 fits (a browser CPU device: jina-clip-v2's 3.46 GB of f32 weights
+/// become 1.73 GB, and burn-flex computes in f16 — slower per value and less exact, but the
+/// model runs instead of trapping). Refused from the header when even f16 does not fit.
+fn storage_precision<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
     entries: &[Entry],
     layout: &Layout<W, B>,
     budget: Option<u64>,
-) -> Result<()> {
-    let Some(budget) = budget else { return Ok(()) };
-    let need: u64 = entries
-        .iter()
-        .filter(|e| (layout.path)(&e.name).is_some())
-        .map(|e| (e.shape.iter().product::<usize>() * layout.precision.dtype().size()) as u64)
-        .sum();
-    if need > budget {
-        return Err(bad(format!(
-            "its weights take {:.2} GB in {:?} on the CPU backend, over the {:.2} GB a browser page can hold \
-             (WebAssembly memory ends at 4 GiB); load it with the WebGPU backend",
-            need as f64 / 1e9,
-            layout.precision.dtype(),
-            budget as f64 / 1e9
-        )));
+) -> Result<Precision> {
+    let Some(budget) = budget else { return Ok(layout.precision) };
+    let values: u64 =
+        entries.iter().filter(|e| (layout.path)(&e.name).is_some()).map(|e| e.shape.iter().product::<usize>() as u64).sum();
+    let need = |p: Precision| values * p.dtype().size() as u64;
+    for precision in [layout.precision, Precision::F16] {
+        if need(precision) <= budget {
+            return Ok(precision);
+        }
     }
-    Ok(())
+    Err(bad(format!(
+        "its weights take {:.2} GB even in F16 on the CPU backend, over the {:.2} GB a browser page can hold \
+         (WebAssembly memory ends at 4 GiB); load it with the WebGPU backend",
+        need(Precision::F16) as f64 / 1e9,
+        budget as f64 / 1e9
+    )))
 }
 
 /// A tensor of the checkpoint uploaded flat: its shape and its `[numel]` data.
@@ -241,19 +243,28 @@ pub struct Layout<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool> {
     pub path: W,
     /// Module paths stored as row blocks: `path.0`, `path.1`, … (see [`row_blocks`]).
     pub in_row_blocks: B,
+    /// The dtype tensors are stored in, unless the device cannot hold them in it (see
+    /// [`Streamed::precision`]).
     pub precision: Precision,
     pub max_block_bytes: usize,
 }
 
+/// The tensors read from a checkpoint, by module path, and the dtype they are stored in.
+pub struct Streamed {
+    pub tensors: HashMap<String, Loaded>,
+    /// The layout's precision, or f16 where the device could not hold the weights in it;
+    /// row blocks are cut for this one.
+    pub precision: Precision,
+}
+
 /// Reads a safetensors stream tensor by tensor, keeping the ones `layout` names, each
-/// converted to its precision and uploaded to `device` as soon as its bytes (or one row
-/// block's) are in.
+/// converted to the storage precision and uploaded to `device` as soon as its bytes (or one
+/// row block's) are in.
 pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
     src: &mut S,
     layout: &Layout<W, B>,
     device: &Device,
-) -> Result<HashMap<String, Loaded>> {
-    let precision = layout.precision;
+) -> Result<Streamed> {
     let mut len = [0u8; 8];
     read_exact(src, &mut len).await?;
     let header_len = u64::from_le_bytes(len);
@@ -264,7 +275,7 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
     read_exact(src, &mut header).await?;
     let entries = parse_header(&header)?;
     drop(header);
-    check_host_budget(&entries, layout, host_weight_budget(device))?;
+    let precision = storage_precision(&entries, layout, host_weight_budget(device))?;
 
     let mut out = HashMap::new();
     let mut position = 0u64;
@@ -315,7 +326,7 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
         }
         position = entry.end;
     }
-    Ok(out)
+    Ok(Streamed { tensors: out, precision })
 }
 
 /// Blocks still to fill, the next last: `(module path, shape)`.
@@ -494,7 +505,7 @@ mod tests {
             precision: Precision::F32,
             max_block_bytes: MAX_BLOCK_BYTES,
         };
-        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &device)).unwrap();
+        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &device)).unwrap().tensors;
         assert_eq!(got.len(), 3);
         assert_eq!(values(&got["m.a"]), [1.5, -2.0]);
         assert_eq!(values(&got["m.b"]), [0.5, 3.0, -1.0]);
@@ -503,22 +514,43 @@ mod tests {
     }
 
     #[test]
-    fn host_budget_counts_kept_tensors_at_the_target_precision() {
+    fn storage_precision_falls_back_to_f16_within_the_host_budget() {
         let bytes = file(&[("a", "BF16", &[10, 10], vec![0; 200]), ("skip", "F32", &[1000], vec![0; 4000])]);
         let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let entries = parse_header(&bytes[8..8 + header_len]).unwrap();
-        let layout = Layout {
+        let layout = |precision| Layout {
             path: |n: &str| (n != "skip").then(|| n.to_string()),
             in_row_blocks: |_: &str| false,
-            precision: Precision::F32,
+            precision,
             max_block_bytes: MAX_BLOCK_BYTES,
         };
-        // 100 kept values × 4 bytes in f32; the skipped tensor does not count.
-        assert!(check_host_budget(&entries, &layout, Some(400)).is_ok());
-        let err = check_host_budget(&entries, &layout, Some(399)).unwrap_err();
-        assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
-        assert!(err.to_string().contains("WebGPU"), "{err}");
-        assert!(check_host_budget(&entries, &layout, None).is_ok());
+        let (f32_layout, f16_layout) = (layout(Precision::F32), layout(Precision::F16));
+        // 100 kept values: 400 bytes in f32, 200 in f16; the skipped tensor does not count.
+        assert_eq!(storage_precision(&entries, &f32_layout, None).unwrap(), Precision::F32);
+        assert_eq!(storage_precision(&entries, &f32_layout, Some(400)).unwrap(), Precision::F32);
+        assert_eq!(storage_precision(&entries, &f32_layout, Some(399)).unwrap(), Precision::F16);
+        assert_eq!(storage_precision(&entries, &f32_layout, Some(200)).unwrap(), Precision::F16);
+        assert_eq!(storage_precision(&entries, &f16_layout, Some(200)).unwrap(), Precision::F16);
+        for l in [&f32_layout, &f16_layout] {
+            let err = storage_precision(&entries, l, Some(199)).unwrap_err();
+            assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
+            assert!(err.to_string().contains("WebGPU") && err.to_string().contains("F16"), "{err}");
+        }
+    }
+
+    #[test]
+    fn streamed_tensors_take_the_storage_precision() {
+        let bytes = file(&[("a", "F32", &[2], [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect())]);
+        let layout = Layout {
+            path: |n: &str| Some(n.to_string()),
+            in_row_blocks: |_: &str| false,
+            precision: Precision::F16,
+            max_block_bytes: MAX_BLOCK_BYTES,
+        };
+        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &Device::flex())).unwrap();
+        assert_eq!(got.precision, Precision::F16);
+        assert_eq!(got.tensors["a"].tensor.dtype(), DType::F16);
+        assert_eq!(values(&got.tensors["a"]), [1.5, -2.0]);
     }
 
     #[test]
@@ -570,7 +602,7 @@ mod tests {
             precision: Precision::F32,
             max_block_bytes: 24,
         };
-        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &device)).unwrap();
+        let got = block(stream_safetensors(&mut bytes.as_slice(), &layout, &device)).unwrap().tensors;
         let mut keys: Vec<_> = got.keys().cloned().collect();
         keys.sort();
         assert_eq!(keys, ["empty.0", "small", "table.0", "table.1", "table.2", "table.3"]);

@@ -11,14 +11,26 @@ use common::{block_on, fixtures};
 use serde_json::Value;
 use triage::encoder::Encoder;
 use triage::registry;
+use triage::weights::Precision;
 
 const TOLERANCE: f32 = 1e-4;
 
 fn load(id: &str) -> (Encoder, Value) {
+    load_in(id, Precision::F32)
+}
+
+/// The tiny model with its weights stored in `precision` (f16 is what a browser page's CPU
+/// backend stores jina-clip-v2 in), and its golden outputs.
+fn load_in(id: &str, precision: Precision) -> (Encoder, Value) {
     let dir = fixtures().join("tiny-models").join(id);
     let spec = registry::find(id).unwrap();
-    let encoder = Encoder::from_dir(spec, &dir, &burn::tensor::Device::flex(), true).unwrap();
-    let golden = serde_json::from_slice(&std::fs::read(dir.join("outputs.json")).unwrap()).unwrap();
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let mut weights = std::fs::File::open(dir.join("model.safetensors")).unwrap();
+    let device = burn::tensor::Device::flex();
+    let encoder =
+        block_on(Encoder::load(spec, &read("config.json"), &read("tokenizer.json"), &mut weights, &device, precision))
+            .unwrap();
+    let golden = serde_json::from_slice(&read("outputs.json")).unwrap();
     (encoder, golden)
 }
 
@@ -28,6 +40,39 @@ fn floats(v: &Value) -> Vec<f32> {
 
 fn rows(v: &Value) -> Vec<Vec<f32>> {
     v.as_array().unwrap().iter().map(floats).collect()
+}
+
+/// The agreement a check asks of each row: within [`TOLERANCE`] for f32 weights; for f16
+/// weights (computed in f16: 11-bit mantissas through every layer) a cosine of at least 0.999.
+#[derive(Clone, Copy)]
+enum Agreement {
+    Exact,
+    Cosine,
+}
+
+impl Agreement {
+    /// The worst row's |diff| (Exact) or 1 − cosine (Cosine); panics past the bound.
+    fn check(self, what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) -> f32 {
+        match self {
+            Agreement::Exact => {
+                let d = max_diff(got, want);
+                assert!(d <= TOLERANCE, "{what}: max |diff| {d}");
+                d
+            }
+            Agreement::Cosine => {
+                let worst = got.iter().zip(want).map(|(g, w)| 1.0 - cosine(g, w)).fold(0f32, f32::max);
+                assert_eq!(got.len(), want.len());
+                assert!(worst <= 1e-3, "{what}: min cosine {}", 1.0 - worst);
+                worst
+            }
+        }
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p * q) as f64).sum::<f64>();
+    (dot(a, b) / (dot(a, a).sqrt() * dot(b, b).sqrt())) as f32
 }
 
 fn max_diff(got: &[Vec<f32>], want: &[Vec<f32>]) -> f32 {
@@ -43,7 +88,7 @@ fn max_diff(got: &[Vec<f32>], want: &[Vec<f32>]) -> f32 {
 
 /// Image cases: random pixels straight into the tower, and fixture PNGs through triage's own
 /// preprocessing (Pillow-exact for PNG) then the tower.
-fn check_vision(encoder: &Encoder, golden: &Value) -> f32 {
+fn check_vision(encoder: &Encoder, golden: &Value, agreement: Agreement) -> f32 {
     let size = encoder.image_size().unwrap();
     let mut worst = 0f32;
     for case in golden["vision"].as_array().unwrap() {
@@ -63,16 +108,14 @@ fn check_vision(encoder: &Encoder, golden: &Value) -> f32 {
         };
         assert_eq!(pixels.len(), n);
         let got = block_on(encoder.pooled_images(&pixels)).unwrap();
-        let d = max_diff(&got, &rows(&case["embeddings"]));
-        assert!(d <= TOLERANCE, "image tower: max |diff| {d}");
-        worst = worst.max(d);
+        worst = worst.max(agreement.check("image tower", &got, &rows(&case["embeddings"])));
     }
     worst
 }
 
 /// Text cases: each padded batch's rows, unpadded, through the encoder (which pads its own
 /// batches) with the model's default task.
-fn check_text(encoder: &Encoder, golden: &Value) -> f32 {
+fn check_text(encoder: &Encoder, golden: &Value, agreement: Agreement) -> f32 {
     let task = encoder.task(None).unwrap();
     let mut worst = 0f32;
     for case in golden["text"].as_array().unwrap() {
@@ -84,9 +127,7 @@ fn check_text(encoder: &Encoder, golden: &Value) -> f32 {
             .map(|(i, m)| i.iter().zip(m).filter(|(_, m)| **m > 0.0).map(|(i, _)| *i as u32).collect())
             .collect();
         let got = block_on(encoder.pooled_ids(&seqs, task)).unwrap();
-        let d = max_diff(&got, &rows(&case["pooled"]));
-        assert!(d <= TOLERANCE, "text tower: max |diff| {d}");
-        worst = worst.max(d);
+        worst = worst.max(agreement.check("text tower", &got, &rows(&case["pooled"])));
     }
     worst
 }
@@ -94,8 +135,8 @@ fn check_text(encoder: &Encoder, golden: &Value) -> f32 {
 #[test]
 fn tiny_clip_v1_matches_timm_eva_and_jinabert_reference() {
     let (encoder, golden) = load("jina-clip-v1");
-    let vision = check_vision(&encoder, &golden);
-    let text = check_text(&encoder, &golden);
+    let vision = check_vision(&encoder, &golden, Agreement::Exact);
+    let text = check_text(&encoder, &golden, Agreement::Exact);
     // The tokenizer gives the ids the reference was fed ([CLS] … [SEP], lower case).
     let texts: Vec<&str> = golden["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     let ids = encoder.tokenize(&texts, encoder.task(None).unwrap()).unwrap();
@@ -109,7 +150,21 @@ fn tiny_clip_v1_matches_timm_eva_and_jinabert_reference() {
 #[test]
 fn tiny_clip_v2_matches_timm_eva_and_transformers_v3() {
     let (encoder, golden) = load("jina-clip-v2");
-    let vision = check_vision(&encoder, &golden);
-    let text = check_text(&encoder, &golden);
+    let vision = check_vision(&encoder, &golden, Agreement::Exact);
+    let text = check_text(&encoder, &golden, Agreement::Exact);
     println!("jina-clip-v2 tiny: image max |diff| {vision:.2e}, text max |diff| {text:.2e}");
+}
+
+/// Weights stored and computed in f16 on the CPU backend (how a browser page runs
+/// jina-clip-v2, whose f32 weights exceed a page's memory): both towers of both tiny models
+/// against the same f32 references, by cosine.
+#[test]
+fn tiny_clip_in_f16_agrees_with_the_references() {
+    for id in ["jina-clip-v1", "jina-clip-v2"] {
+        let (encoder, golden) = load_in(id, Precision::F16);
+        assert_eq!(encoder.weight_dtype(), burn::tensor::DType::F16, "{id}");
+        let vision = check_vision(&encoder, &golden, Agreement::Cosine);
+        let text = check_text(&encoder, &golden, Agreement::Cosine);
+        println!("{id} tiny in f16: image min cosine {:.6}, text min cosine {:.6}", 1.0 - vision, 1.0 - text);
+    }
 }

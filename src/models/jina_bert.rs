@@ -236,9 +236,9 @@ impl JinaBert {
     }
 
     /// Sentence embeddings: `[batch, seq]` ids and mask → `[batch, hidden]`, mean-pooled over
-    /// the non-padding tokens, not normalised.
+    /// the non-padding tokens in f32 (whatever the weights' dtype), not normalised.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
-        let states = self.encode(ids, mask.clone());
+        let states = self.encode(ids, mask.clone()).cast(DType::F32);
         mean_pool(states, mask)
     }
 }

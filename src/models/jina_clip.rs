@@ -123,8 +123,9 @@ impl JinaClipConfig {
         }
     }
 
-    /// Both towers from one safetensors stream, each tensor converted to `precision` and
-    /// uploaded as it arrives (v2's word table in row blocks, as jina-embeddings-v3's).
+    /// Both towers from one safetensors stream, each tensor converted to `precision` (or f16
+    /// where the device cannot hold them in it) and uploaded as it arrives (v2's word table
+    /// in row blocks, as jina-embeddings-v3's).
     pub async fn load<S: ByteSource>(
         &self,
         text: ClipText,
@@ -151,7 +152,7 @@ impl JinaClipConfig {
             precision,
             max_block_bytes: weights::MAX_BLOCK_BYTES,
         };
-        let mut tensors = weights::stream_safetensors(src, &layout, device).await?;
+        let weights::Streamed { mut tensors, precision } = weights::stream_safetensors(src, &layout, device).await?;
         let mut part = |prefix: &str| -> HashMap<String, Loaded> {
             let keys: Vec<String> = tensors.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
             keys.into_iter()

@@ -160,7 +160,8 @@ impl JinaV3Config {
     }
 
     /// Builds the network from a safetensors stream under the released checkpoint's names,
-    /// converting every tensor to `precision` as it arrives.
+    /// converting every tensor to `precision` as it arrives (f16 instead where the device
+    /// cannot hold the weights in `precision`: see [`weights::Streamed::precision`]).
     pub async fn load<S: ByteSource>(&self, src: &mut S, precision: Precision, device: &Device) -> Result<JinaV3> {
         self.load_in_blocks(src, precision, weights::MAX_BLOCK_BYTES, device).await
     }
@@ -180,8 +181,8 @@ impl JinaV3Config {
             precision,
             max_block_bytes,
         };
-        let tensors = weights::stream_safetensors(src, &layout, device).await?;
-        weights::install(self.init(device, precision, max_block_bytes), tensors)
+        let streamed = weights::stream_safetensors(src, &layout, device).await?;
+        weights::install(self.init(device, streamed.precision, max_block_bytes), streamed.tensors)
     }
 }
 

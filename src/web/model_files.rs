@@ -44,6 +44,15 @@ pub struct Progress<'a> {
 
 impl Progress<'_> {
     pub fn emit(&self, status: &str, file: Option<&str>, loaded: f64, total: f64) {
+        self.emit_with(status, file, loaded, total, None);
+    }
+
+    /// The model is built: `dtype` is what its weights are stored in (`"f32"` or `"f16"`).
+    pub fn ready(&self, dtype: &str) {
+        self.emit_with("ready", None, 1.0, 1.0, Some(dtype));
+    }
+
+    fn emit_with(&self, status: &str, file: Option<&str>, loaded: f64, total: f64, dtype: Option<&str>) {
         let Some(cb) = self.callback else { return };
         let event = Object::new();
         let set = |k: &str, v: JsValue| {
@@ -58,6 +67,9 @@ impl Progress<'_> {
         set("total", JsValue::from_f64(total));
         if total > 0.0 {
             set("progress", JsValue::from_f64(100.0 * loaded / total));
+        }
+        if let Some(d) = dtype {
+            set("dtype", JsValue::from_str(d));
         }
         let _ = cb.call1(&JsValue::NULL, &event);
     }
