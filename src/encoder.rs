@@ -220,6 +220,18 @@ impl Encoder {
     /// Builds the model from a directory holding the registry's files, checking pinned
     /// sha256 digests unless `verify` is false (the caller verified them already).
     pub fn from_dir(spec: &'static ModelSpec, dir: &Path, device: &Device, verify: bool) -> Result<Self> {
+        Self::from_dir_in(spec, dir, device, verify, Precision::F32)
+    }
+
+    /// [`Self::from_dir`] with the weights stored in `precision` where the architecture
+    /// streams its weights (all but the small BERTs).
+    pub fn from_dir_in(
+        spec: &'static ModelSpec,
+        dir: &Path,
+        device: &Device,
+        verify: bool,
+        precision: Precision,
+    ) -> Result<Self> {
         let missing = |path: &Path, e: std::io::Error| {
             TriageError::ModelUnavailable(format!(
                 "Model '{}' is not available: cannot read {} ({e}). Run `python3 models/fetch.py {}` first.",
@@ -242,7 +254,7 @@ impl Encoder {
             verify_file(spec, "model.safetensors", &path)?;
         }
         // A file never makes the loader wait, so blocking on it is immediate.
-        pollster::block_on(Self::load(spec, &config, &tokenizer, &mut weights, device, Precision::F32))
+        pollster::block_on(Self::load(spec, &config, &tokenizer, &mut weights, device, precision))
     }
 
     /// The dtype the weights are stored in on the device: f32, or f16 where the device

@@ -13,6 +13,7 @@ use triage::encoder::Encoder;
 use triage::engine::{ModelLoader, parse_body};
 use triage::registry::{self, ModelSpec};
 use triage::store::FsStore;
+use triage::weights::Precision;
 use triage::{Engine, TriageError};
 
 #[derive(Parser)]
@@ -95,6 +96,11 @@ enum Command {
         /// Load the model, print the load time and exit (for peak-memory measurements).
         #[arg(long)]
         load_only: bool,
+        /// Store (and compute) the weights in f16, as a browser page's CPU backend does for
+        /// models whose f32 weights exceed its memory; embeddings are first compared with
+        /// the f32 model on the CPU backend.
+        #[arg(long)]
+        f16: bool,
     },
 }
 
@@ -260,7 +266,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
                 .collect();
             print_json(&rows)
         }
-        Command::Bench { model, batches, seconds, texts, write_texts, tokens, unfolded, load_only } => {
+        Command::Bench { model, batches, seconds, texts, write_texts, tokens, unfolded, load_only, f16 } => {
             bench(&BenchOptions {
                 model: &model,
                 batches: &batches,
@@ -272,6 +278,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
                 tokens: &tokens,
                 unfolded,
                 load_only,
+                f16,
             })
         }
     }
@@ -313,6 +320,7 @@ struct BenchOptions<'a> {
     tokens: &'a [usize],
     unfolded: bool,
     load_only: bool,
+    f16: bool,
 }
 
 /// Calls `call(k)` once to warm up (k = 0), then with k = 1, 2, … until `seconds` have passed
@@ -338,11 +346,13 @@ fn rounded(x: f64, places: i32) -> f64 {
 }
 
 fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
-    let BenchOptions { model, batches, seconds, texts, write_texts, backend, models_dir, tokens, unfolded, load_only } =
-        *opts;
+    let BenchOptions {
+        model, batches, seconds, texts, write_texts, backend, models_dir, tokens, unfolded, load_only, f16,
+    } = *opts;
     let spec = registry::find(model)?;
     let started = Instant::now();
-    let mut encoder = Encoder::from_dir(spec, &models_dir.join(spec.id), &device(backend)?, true)?;
+    let precision = if f16 { Precision::F16 } else { Precision::F32 };
+    let mut encoder = Encoder::from_dir_in(spec, &models_dir.join(spec.id), &device(backend)?, true, precision)?;
     if unfolded {
         encoder = encoder.fold_task(triage::encoder::TaskChoice::NONE);
     }
@@ -359,9 +369,10 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
         Backend::Flex => "flex",
         Backend::Wgpu => "wgpu",
     };
+    let impl_name = format!("triage-{backend_name}{}", if f16 { "-f16" } else { "" });
     println!(
         "{}",
-        serde_json::json!({"impl": format!("triage-{backend_name}"), "model": spec.id, "load_s": rounded(load_s, 3), "lora": lora})
+        serde_json::json!({"impl": impl_name, "model": spec.id, "load_s": rounded(load_s, 3), "lora": lora})
     );
     if load_only {
         return Ok(());
@@ -402,8 +413,24 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
             })
             .collect::<Result<_, _>>()?
     };
-    if backend != Backend::Flex {
-        // Speed means nothing if the numbers are wrong: compare with the CPU backend first.
+    // A 640×480 photo-like PNG, preprocessed for the image tower (if the model has one).
+    let pixels = match encoder.image_size() {
+        Some(size) => {
+            let photo = image::RgbImage::from_fn(640, 480, |x, y| {
+                image::Rgb([(x * 255 / 640) as u8, (y * 255 / 480) as u8, ((x ^ y) & 0xff) as u8])
+            });
+            let mut png = Vec::new();
+            photo
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .map_err(|e| TriageError::internal("encoding the bench image", e))?;
+            let t = Instant::now();
+            let pixels = triage::image::preprocess(&png, size).map_err(|e| TriageError::validation("image", e))?;
+            Some((pixels, size, t.elapsed().as_secs_f64() * 1000.0))
+        }
+        None => None,
+    };
+    if backend != Backend::Flex || f16 {
+        // Speed means nothing if the numbers are wrong: compare with f32 on the CPU backend first.
         // The reference folds as the default load does, so with --unfolded the check covers the refold too.
         let reference = Encoder::from_dir(spec, &models_dir.join(spec.id), &burn::tensor::Device::flex(), false)?;
         // A few texts: a software GPU (lavapipe) takes minutes per batch of the full model.
@@ -413,8 +440,18 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
         let (min_cos, max_diff) = triage::classify::agreement(&got, &want);
         println!(
             "{}",
-            serde_json::json!({"check": "embeddings vs flex backend", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})
+            serde_json::json!({"check": "text embeddings vs f32 on flex", "texts": sample.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})
         );
+        if let Some((pixels, _, _)) = &pixels {
+            let images = [pixels.clone()];
+            let want = pollster::block_on(reference.embed_images(&images))?;
+            let got = pollster::block_on(encoder.embed_images(&images))?;
+            let (min_cos, max_diff) = triage::classify::agreement(&got, &want);
+            println!(
+                "{}",
+                serde_json::json!({"check": "image embeddings vs f32 on flex", "images": 1, "min_cosine": min_cos, "max_abs_diff": max_diff})
+            );
+        }
     }
     for ids in &workloads {
         let mean_tokens = ids.iter().map(Vec::len).sum::<usize>() as f64 / ids.len() as f64;
@@ -426,7 +463,7 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
             println!(
                 "{}",
                 serde_json::json!({
-                    "impl": format!("triage-{backend_name}"), "model": spec.id, "batch": batch,
+                    "impl": impl_name, "model": spec.id, "batch": batch,
                     "mean_tokens": rounded(mean_tokens, 1), "embeddings": done,
                     "seconds": rounded(secs, 3), "emb_per_s": rounded(done as f64 / secs, 2),
                     "load_s": rounded(load_s, 3), "lora": lora,
@@ -434,25 +471,15 @@ fn bench(opts: &BenchOptions<'_>) -> Result<(), TriageError> {
             );
         }
     }
-    if let Some(size) = encoder.image_size() {
-        // A 640×480 photo-like PNG: decoding + resize + crop timed apart from the tower.
-        let photo = image::RgbImage::from_fn(640, 480, |x, y| {
-            image::Rgb([(x * 255 / 640) as u8, (y * 255 / 480) as u8, ((x ^ y) & 0xff) as u8])
-        });
-        let mut png = Vec::new();
-        photo
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .map_err(|e| TriageError::internal("encoding the bench image", e))?;
-        let t = Instant::now();
-        let pixels = triage::image::preprocess(&png, size).map_err(|e| TriageError::validation("image", e))?;
-        let preprocess_ms = t.elapsed().as_secs_f64() * 1000.0;
+    // Decoding + resize + crop was timed apart from the tower.
+    if let Some((pixels, size, preprocess_ms)) = pixels {
         for &batch in batches {
             let chunk = vec![pixels.clone(); batch];
             let (done, secs) = throughput(batch, seconds, |_| pollster::block_on(encoder.embed_images(&chunk)).map(drop))?;
             println!(
                 "{}",
                 serde_json::json!({
-                    "impl": format!("triage-{backend_name}"), "model": spec.id, "input": "image", "image_size": size,
+                    "impl": impl_name, "model": spec.id, "input": "image", "image_size": size,
                     "batch": batch, "images": done, "seconds": rounded(secs, 3),
                     "images_per_s": rounded(done as f64 / secs, 3), "preprocess_ms_640x480_png": rounded(preprocess_ms, 1),
                 })

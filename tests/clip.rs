@@ -24,13 +24,8 @@ fn load(id: &str) -> (Encoder, Value) {
 fn load_in(id: &str, precision: Precision) -> (Encoder, Value) {
     let dir = fixtures().join("tiny-models").join(id);
     let spec = registry::find(id).unwrap();
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    let mut weights = std::fs::File::open(dir.join("model.safetensors")).unwrap();
-    let device = burn::tensor::Device::flex();
-    let encoder =
-        block_on(Encoder::load(spec, &read("config.json"), &read("tokenizer.json"), &mut weights, &device, precision))
-            .unwrap();
-    let golden = serde_json::from_slice(&read("outputs.json")).unwrap();
+    let encoder = Encoder::from_dir_in(spec, &dir, &burn::tensor::Device::flex(), true, precision).unwrap();
+    let golden = serde_json::from_slice(&std::fs::read(dir.join("outputs.json")).unwrap()).unwrap();
     (encoder, golden)
 }
 

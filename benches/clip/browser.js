@@ -22,7 +22,9 @@ const text = Array(TOKENS - 2).fill("the").join(" ");
 async function run() {
   const triage = await import("triage-classify");
   const t0 = performance.now();
-  const engine = await triage.Triage.create({ model, baseUrl: "/models/cache/_random", backend: device });
+  let dtype = null; // the weights' dtype, from the "ready" event (f16 where f32 would not fit)
+  const onProgress = (e) => { if (e.status === "ready" && e.model === model) dtype = e.dtype; };
+  const engine = await triage.Triage.create({ model, baseUrl: "/models/cache/_random", backend: device, onProgress });
   const loadMs = performance.now() - t0;
   const wasmAfterLoad = triage.wasmMemoryBytes();
   const results = [];
@@ -49,7 +51,7 @@ async function run() {
       log(`image ×${batch}: ${(done / secs).toFixed(4)} images/s`);
     }
   }
-  return { model, device, info: engine.backend, loadMs, wasmAfterLoad, wasmAtEnd: triage.wasmMemoryBytes(), results };
+  return { model, device, info: engine.backend, dtype, loadMs, wasmAfterLoad, wasmAtEnd: triage.wasmMemoryBytes(), results };
 }
 
 run().then((r) => { window.benchResult = r; log(JSON.stringify(r)); })
