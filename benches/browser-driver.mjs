@@ -3,7 +3,8 @@
 // download → Cache API + device; then a reload from the cache), samples the Chromium
 // processes' RSS, and prints the page's `window.benchResult` as JSON lines.
 //
-// Needs `npm ci` in tests/e2e (playwright-core) and a built package (pkg/build.sh).
+// Needs `npm ci` in tests/e2e (playwright-core) and a built package (pkg/build.sh). A round
+// waits at most BENCH_TIMEOUT_MINUTES (default 120) for its result.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,9 +40,15 @@ export async function runBench({ page: pagePath, devices, params, name }) {
       const timer = setInterval(() => { peak = Math.max(peak, chromiumRss(profile)); }, 250);
       const page = await context.newPage();
       page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
-      page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") console.error(`[console] ${m.text()}`); });
+      page.on("console", (m) => {
+        if (m.type() === "error" || m.type() === "warning") console.error(`[console] ${m.text()}`);
+        // The page's progress lines, as they come (the result itself is printed below).
+        if (m.type() === "info" && !m.text().startsWith("{")) console.error(`[${device}] ${m.text()}`);
+      });
       await page.goto(`${base}?${params(device, round.startsWith("first"))}`);
-      await page.waitForFunction(() => window.benchResult, null, { timeout: 60 * 60 * 1000 });
+      // jina-clip-v2 on the browser CPU backend took 27 minutes for one round.
+      const minutes = Number(process.env.BENCH_TIMEOUT_MINUTES ?? 120);
+      await page.waitForFunction(() => window.benchResult, null, { timeout: minutes * 60 * 1000, polling: 1000 });
       const r = await page.evaluate(() => window.benchResult);
       clearInterval(timer);
       await page.close();

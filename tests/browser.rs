@@ -351,11 +351,16 @@ async fn model_files_progress_cache_and_errors() {
     let opts = options("cpu", &fresh_db("triage-test-files").await);
     Reflect::set(&opts, &"onProgress".into(), on_progress.as_ref()).unwrap();
     let triage = Triage::create(opts.clone()).await.unwrap();
+    // loadModel resolves with what the weights are stored in (f32 on the CPU for this model).
+    let loaded = call(triage.load_model(MINILM.into())).await.unwrap();
+    assert_eq!(loaded, json!({"model": MINILM, "dtype": "f32"}));
     triage.close();
     let statuses: Vec<String> =
         events.iter().map(|e| Reflect::get(&e, &"status".into()).unwrap().as_string().unwrap()).collect();
     assert_eq!(statuses.first().map(String::as_str), Some("initiate"));
     assert_eq!(statuses.last().map(String::as_str), Some("ready"));
+    let ready = events.get(events.length() - 1);
+    assert_eq!(Reflect::get(&ready, &"dtype".into()).unwrap().as_string().as_deref(), Some("f32"));
     assert_eq!(statuses.iter().filter(|s| *s == "done").count(), 3);
     assert!(statuses.iter().filter(|s| *s == "progress").count() >= 10, "weights report progress");
     let last_weights = events

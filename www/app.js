@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const modelsParam = params.get("models") ?? new URL("./models", location.href).pathname;
 const baseUrl = modelsParam === "hub" ? undefined : modelsParam;
-const state = { engine: null, model: params.get("model") ?? "all-minilm-l6-v2", samples: null, last: null, registry: [] };
+const state = { engine: null, model: params.get("model") ?? "all-minilm-l6-v2", samples: null, last: null, registry: [], dtypes: {} };
 
 // ---------- errors and status ----------
 
@@ -51,6 +51,8 @@ function clearError() {
 }
 
 function progress(event) {
+  // What each model's weights are stored in ("f16" where f32 would not fit the page's memory).
+  if (event.status === "ready" && event.dtype) state.dtypes[event.model] = event.dtype;
   const row = $("progress-row");
   // Events can trail the load they belong to (the cache write finishes after the model is built).
   if (!state.loading) return;
@@ -347,7 +349,8 @@ async function fillModels() {
   }
   select.value = state.model;
   const chosen = state.registry.find((m) => m.id === state.model);
-  $("model-note").textContent = chosen ? `${chosen.dim} dims, up to ${chosen.maxTokens} tokens` : "";
+  const half = state.dtypes[state.model] === "f16" ? " · weights in f16" : "";
+  $("model-note").textContent = chosen ? `${chosen.dim} dims, up to ${chosen.maxTokens} tokens${half}` : "";
 }
 
 async function switchModel(id) {

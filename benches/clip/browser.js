@@ -13,7 +13,8 @@ const batches = (params.get("batches") ?? "1,8").split(",").map(Number);
 const seconds = Number(params.get("seconds") ?? 5);
 const loadOnly = params.get("load") === "1";
 const skip = new Set((params.get("skip") ?? "").split(",").filter(Boolean)); // e.g. "image8"
-const log = (m) => { document.getElementById("log").textContent += m + "\n"; };
+// Shown on the page and passed to the driver as progress (a case can run for many minutes).
+const log = (m) => { document.getElementById("log").textContent += m + "\n"; console.info(m); };
 
 // Both tokenizers read " the" as one token: N−2 of them plus the two special tokens are N.
 const TOKENS = 32;

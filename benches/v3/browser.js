@@ -10,7 +10,8 @@ const tokens = (params.get("tokens") ?? "32,512").split(",").map(Number);
 const batches = (params.get("batches") ?? "1,8").split(",").map(Number);
 const seconds = Number(params.get("seconds") ?? 5);
 const skip = new Set((params.get("skip") ?? "").split(",").filter(Boolean)); // "512x8": cases left out
-const log = (m) => { document.getElementById("log").textContent += m + "\n"; };
+// Shown on the page and passed to the driver as progress (a case can run for many minutes).
+const log = (m) => { document.getElementById("log").textContent += m + "\n"; console.info(m); };
 
 // XLM-R reads " the" as one piece: N−2 of them plus <s> and </s> are N tokens (checked below).
 const text = (n) => Array(n - 2).fill("the").join(" ");
