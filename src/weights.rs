@@ -175,9 +175,10 @@ impl Precision {
 
 /// The most bytes of weights a CPU device takes in a browser. A page's WebAssembly memory
 /// ends at 4 GiB and the weights share it with activations, the tokenizer and download
-/// chunks; past this, loading would run out of memory and trap, so it is refused with a
-/// clear error instead (jina-clip-v2 in f32 is 3.46 GB; jina-embeddings-v3's 2.29 GB loads).
-/// Natively, and on a GPU device, there is no such bound.
+/// chunks; past this, loading would run out of memory and trap, so weights over it are
+/// stored in f16 instead, or refused with a clear error when even that does not fit (see
+/// [`storage_precision`]: jina-clip-v2 in f32 is 3.46 GB and loads in f16; jina-embeddings-v3's
+/// 2.29 GB loads in f32). Natively, and on a GPU device, there is no such bound.
 fn host_weight_budget(device: &Device) -> Option<u64> {
     #[cfg(target_arch = "wasm32")]
     if matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_)) {

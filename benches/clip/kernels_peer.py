@@ -1,17 +1,19 @@
 """PyTorch's side of `cargo run --release --example kernels` (a benchmark, not a test): the
 same linear and attention cases of the EVA02 image tower at jina-clip's shapes, on the CPU
-with 2 threads (F.linear and scaled_dot_product_attention, as timm's Eva runs them).
+with a thread per core as the Rust side (F.linear and scaled_dot_product_attention, as
+timm's Eva runs them).
 
     python benches/clip/kernels_peer.py [repeats]
 """
 import json
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
+torch.set_num_threads(os.cpu_count())
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 
 

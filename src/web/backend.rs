@@ -49,8 +49,9 @@ pub struct Backend {
     pub fallback_adapter: bool,
     /// Why WebGPU was not used, when `auto` fell back to the CPU.
     pub fallback_reason: Option<String>,
-    /// The dtype streamed weights are stored in: f16 on WebGPU devices with `shader-f16`,
-    /// else f32.
+    /// The dtype streamed weights are asked for: f16 on WebGPU devices with `shader-f16`,
+    /// else f32 (the loader still stores a model in f16 on the CPU when its f32 weights
+    /// would not fit the page's memory: [`crate::weights::Streamed::precision`]).
     pub precision: Precision,
 }
 
