@@ -16,7 +16,7 @@ use crate::api::{
 use crate::classify::{self, LabelSet};
 use crate::encoder::{TaskChoice, Encoder};
 use crate::error::{Result, TriageError};
-use crate::fewshot::PassiveAggressive;
+use crate::fewshot::Classifier;
 use crate::registry::{self, ModelSpec};
 use crate::store::{self, ClassifierRecord, ClassifierStore};
 
@@ -247,6 +247,23 @@ impl<S: ClassifierStore> Engine<S> {
         Ok(Embedded { vectors, tokens })
     }
 
+    /// Inputs embedded as few-shot training and classification embed them (the model's
+    /// classification task, texts and images in one space), in input order.
+    pub async fn classification_embeddings(&self, spec: &'static ModelSpec, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
+        check_modalities(spec, inputs.iter())?;
+        let model = self.model(spec)?;
+        let task = model.task(None)?;
+        Ok(self.embed_inputs(&model, &inputs.iter().collect::<Vec<_>>(), task).await?.vectors)
+    }
+
+    /// Label names embedded as zero-shot classification embeds them (the few-shot
+    /// learner's prior), in label order.
+    pub async fn label_embeddings(&self, spec: &'static ModelSpec, labels: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let model = self.model(spec)?;
+        let task = model.task(None)?;
+        Ok(self.embed_labels(&model, labels, task).await?.vectors)
+    }
+
     /// `POST /v1/classify` from a JSON body.
     pub async fn classify_json(&self, body: &Value) -> Result<ClassificationResponse> {
         self.classify(&ClassifyRequest::from_json(body)?).await
@@ -316,11 +333,11 @@ impl<S: ClassifierStore> Engine<S> {
         check_modalities(spec, input.iter())?;
         let model = self.model(spec)?;
         let task = model.task(record.task.as_deref())?;
-        let pa = &record.classifier;
-        if pa.dim != model.dim() {
+        let classifier = &record.classifier;
+        if classifier.dim() != model.dim() {
             return Err(TriageError::Internal(format!(
                 "Classifier '{classifier_id}' has {} dims but model '{}' gives {}",
-                pa.dim,
+                classifier.dim(),
                 spec.id,
                 model.dim()
             )));
@@ -331,7 +348,7 @@ impl<S: ClassifierStore> Engine<S> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let (prediction, score, predictions) = classify::rank(&pa.labels, &pa.predict(v));
+                let (prediction, score, predictions) = classify::rank(classifier.labels(), &classifier.predict(v));
                 classify::single(i, prediction, score, predictions)
             })
             .collect();
@@ -364,6 +381,22 @@ impl<S: ClassifierStore> Engine<S> {
         Ok((examples, embedded.tokens, model.dim()))
     }
 
+    /// Label names embedded as zero-shot embeds them, for the few-shot learner's prior.
+    async fn label_priors(
+        &self,
+        spec: &'static ModelSpec,
+        task: Option<&str>,
+        labels: Vec<String>,
+    ) -> Result<Vec<(String, Vec<f32>)>> {
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.model(spec)?;
+        let task = model.task(task)?;
+        let embedded = self.embed_labels(&model, &labels.iter().map(String::as_str).collect::<Vec<_>>(), task).await?;
+        Ok(labels.into_iter().zip(embedded.vectors).collect())
+    }
+
     pub async fn train(&self, request: &TrainRequest) -> Result<TrainingResponse> {
         self.train_as(&Caller::Local, request).await
     }
@@ -379,8 +412,9 @@ impl<S: ClassifierStore> Engine<S> {
             TrainRequest::Create { model, access, task, .. } => {
                 let spec = self.spec_of(model)?;
                 let (examples, tokens, dim) = self.embed_items(spec, task.as_deref(), items).await?;
-                let mut classifier = PassiveAggressive::new(dim);
-                classifier.train(&examples, num_iters);
+                let mut classifier = Classifier::new(dim);
+                let priors = self.label_priors(spec, task.as_deref(), classifier.missing_priors(&examples)).await?;
+                classifier.train(&examples, &priors, num_iters);
                 let mut record =
                     ClassifierRecord::new(uuid::Uuid::new_v4().to_string(), spec.id.to_string(), *access, classifier);
                 record.task = task.clone();
@@ -395,7 +429,10 @@ impl<S: ClassifierStore> Engine<S> {
                 let mut attempt = 0;
                 let stored = loop {
                     let expected = Some(record.version);
-                    record.classifier.train(&examples, num_iters);
+                    let missing = record.classifier.missing_priors(&examples);
+                    let priors = self.label_priors(spec, record.task.as_deref(), missing).await?;
+                    record.classifier.train(&examples, &priors, num_iters);
+                    record.format = store::RECORD_FORMAT;
                     record.updated_at = store::now_rfc3339();
                     record.updated_number += 1;
                     match self.store.put(record, expected).await {
@@ -472,10 +509,10 @@ impl<S: ClassifierStore> Engine<S> {
             .map_err(|e| invalid(format!("Not a triage classifier export: {e}")))?;
         record.validate().map_err(|e| invalid(e.to_string()))?;
         let spec = registry::find(&record.model)?;
-        if record.classifier.dim != spec.dim {
+        if record.classifier.dim() != spec.dim {
             return Err(invalid(format!(
                 "The classifier has {}-dimensional weights but model '{}' gives {}",
-                record.classifier.dim, spec.id, spec.dim
+                record.classifier.dim(), spec.id, spec.dim
             )));
         }
         if let Some(task) = &record.task

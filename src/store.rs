@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Access, ClassifierSummary};
 use crate::error::{Result, TriageError};
-use crate::fewshot::PassiveAggressive;
+use crate::fewshot::Classifier;
 
-pub const RECORD_FORMAT: u32 = 1;
+/// Format of records written now: 2 holds a [`crate::fewshot::FewShot`]; format 1 (a
+/// passive-aggressive classifier) is still read, and classifies as it did until it is next
+/// trained, which rewrites it in format 2.
+pub const RECORD_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierRecord {
@@ -32,7 +35,7 @@ pub struct ClassifierRecord {
     /// Owner of a private classifier (the local server's API key hash); None when unowned.
     #[serde(default)]
     pub owner: Option<String>,
-    pub classifier: PassiveAggressive,
+    pub classifier: Classifier,
     pub created_at: String,
     pub updated_at: String,
     pub used_at: Option<String>,
@@ -44,7 +47,7 @@ pub struct ClassifierRecord {
 
 impl ClassifierRecord {
     /// A record not yet stored (version 0), created and updated now, unowned and unused.
-    pub fn new(classifier_id: String, model: String, access: Access, classifier: PassiveAggressive) -> Self {
+    pub fn new(classifier_id: String, model: String, access: Access, classifier: Classifier) -> Self {
         let now = now_rfc3339();
         ClassifierRecord {
             format: RECORD_FORMAT,
@@ -66,37 +69,28 @@ impl ClassifierRecord {
     /// Rejects a record that could not have been written by triage: a corrupt record is
     /// reported whole, never half-used.
     pub fn validate(&self) -> Result<()> {
-        let c = &self.classifier;
         let bad = |why: &str| {
             Err(TriageError::Internal(format!("Stored classifier '{}' is corrupt: {why}", self.classifier_id)))
         };
-        if self.format != RECORD_FORMAT {
-            return bad(&format!("unknown record format {}", self.format));
+        match (self.format, &self.classifier) {
+            (1, Classifier::PassiveAggressive(_)) | (RECORD_FORMAT, Classifier::FewShot(_)) => {}
+            (1 | RECORD_FORMAT, _) => return bad(&format!("format {} holds another learner", self.format)),
+            (other, _) => return bad(&format!("unknown record format {other}")),
         }
-        let n = c.labels.len();
-        if c.weights.len() != n || c.centroids.len() != n || c.counts.len() != n {
-            return bad("labels, weights, centroids and sample counts differ in length");
+        match self.classifier.check() {
+            Ok(()) => Ok(()),
+            Err(why) => bad(&why),
         }
-        if c.labels.len() < 2 {
-            return bad("fewer than two classes");
-        }
-        if c.weights.iter().any(|w| w.len() != c.dim + 1 || w.iter().any(|x| !x.is_finite())) {
-            return bad("weights have the wrong width or non-finite values");
-        }
-        if c.centroids.iter().any(|m| m.len() != c.dim || m.iter().any(|x| !x.is_finite())) {
-            return bad("centroids have the wrong width or non-finite values");
-        }
-        Ok(())
     }
 
     pub fn summary(&self) -> ClassifierSummary {
         let per_label: serde_json::Map<String, serde_json::Value> =
-            self.classifier.labels.iter().zip(&self.classifier.counts).map(|(l, n)| (l.clone(), (*n).into())).collect();
+            self.classifier.labels().iter().zip(self.classifier.counts()).map(|(l, n)| (l.clone(), (*n).into())).collect();
         ClassifierSummary {
             classifier_id: self.classifier_id.clone(),
             user_id: "00000000-0000-0000-0000-000000000000".into(),
             model: self.model.clone(),
-            labels: self.classifier.labels.clone(),
+            labels: self.classifier.labels().to_vec(),
             access: self.access,
             updated_number: self.updated_number,
             used_number: self.used_number,
@@ -106,9 +100,9 @@ impl ClassifierRecord {
             is_active: true,
             is_latest: true,
             metadata_: serde_json::json!({
-                "num_samples": self.classifier.counts.iter().sum::<u64>(),
+                "num_samples": self.classifier.counts().iter().sum::<u64>(),
                 "samples_per_label": per_label,
-                "dim": self.classifier.dim,
+                "dim": self.classifier.dim(),
             }),
         }
     }
@@ -343,9 +337,9 @@ mod tests {
     use super::*;
 
     pub fn record(id: &str) -> ClassifierRecord {
-        let mut pa = PassiveAggressive::new(2);
-        pa.train(&[(vec![1.0, 0.0], "a".into()), (vec![0.0, 1.0], "b".into())], 1);
-        ClassifierRecord::new(id.into(), "m".into(), Access::Public, pa)
+        let mut classifier = Classifier::new(2);
+        classifier.train(&[(vec![1.0, 0.0], "a".into()), (vec![0.0, 1.0], "b".into())], &[], 1);
+        ClassifierRecord::new(id.into(), "m".into(), Access::Public, classifier)
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -396,7 +390,8 @@ mod tests {
         assert_eq!(err.code(), "INTERNAL_ERROR");
         assert!(err.to_string().contains("corrupt"), "{err}");
         let mut r = record("short");
-        r.classifier.weights[0].pop();
+        let Classifier::FewShot(f) = &mut r.classifier else { panic!("a format-2 record") };
+        f.weights[0].pop();
         std::fs::write(dir.path().join("short.json"), serde_json::to_vec(&r).unwrap()).unwrap();
         assert!(block_on(fs.get("short")).unwrap_err().to_string().contains("wrong width"));
     }

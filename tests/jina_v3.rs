@@ -105,7 +105,7 @@ use serde_json::json;
 use triage::Engine;
 use triage::classify::{self, LabelSet};
 use triage::encoder::Encoder;
-use triage::fewshot::PassiveAggressive;
+use triage::fewshot::FewShot;
 use triage::registry::{self, ModelSpec};
 use triage::store::MemoryStore;
 
@@ -204,7 +204,7 @@ fn few_shot_with_v3_matches_a_classifier_trained_on_the_reference_vectors() {
     let engine = tiny_engine();
     let train = f["train"].clone();
     let trained = block_on(engine.train_json(&json!({"model": V3, "input": train, "num_iters": 5}))).unwrap();
-    let mut reference_pa = PassiveAggressive::new(64);
+    let mut reference_fewshot = FewShot::new(64);
     let examples: Vec<(Vec<f32>, String)> = train
         .as_array()
         .unwrap()
@@ -213,15 +213,24 @@ fn few_shot_with_v3_matches_a_classifier_trained_on_the_reference_vectors() {
             (reference(&f, "classification", e["text"].as_str().unwrap()), e["label"].as_str().unwrap().to_string())
         })
         .collect();
-    reference_pa.train(&examples, 5);
+    // The label-name prior: the engine's label embeddings, which the zero-shot test above
+    // checks against the reference.
+    let names = ["animals", "finance"];
+    let spec = triage::registry::find(V3).unwrap();
+    let priors: Vec<(String, Vec<f32>)> = names
+        .iter()
+        .map(|n| n.to_string())
+        .zip(block_on(engine.label_embeddings(spec, &names)).unwrap())
+        .collect();
+    reference_fewshot.train(&examples, &priors, 5);
     let inputs = strings(&f["inputs"]);
     let got = serde_json::to_value(
         block_on(engine.classify_json(&json!({"classifier_id": trained.classifier_id, "input": inputs}))).unwrap(),
     )
     .unwrap();
     for (i, input) in inputs.iter().enumerate() {
-        let probs = reference_pa.predict(&reference(&f, "classification", input));
-        let (prediction, score, _) = classify::rank(&reference_pa.labels, &probs);
+        let probs = reference_fewshot.predict(&reference(&f, "classification", input));
+        let (prediction, score, _) = classify::rank(&reference_fewshot.labels, &probs);
         assert_eq!(got["data"][i]["prediction"], prediction.as_str(), "input {i}");
         assert!((got["data"][i]["score"].as_f64().unwrap() - score as f64).abs() <= 1e-4, "input {i}");
     }

@@ -249,7 +249,7 @@ fn concurrent_update_is_reported_not_lost() {
     assert_eq!(stale.http_status(), 409);
     let now = block_on(engine.store().get(&id)).unwrap().unwrap();
     assert_eq!(now.version, record.version + 1);
-    assert_eq!(now.classifier.counts.iter().sum::<u64>(), 3, "the landed update is kept");
+    assert_eq!(now.classifier.counts().iter().sum::<u64>(), 3, "the landed update is kept");
 }
 
 /// Export → delete → import gives back the same classifier (same answers); documents that

@@ -1,21 +1,19 @@
-//! Few-shot classifier: online multi-class passive-aggressive learning (PA-II) over
-//! embeddings.
+//! The few-shot learner of record format 1: online multi-class passive-aggressive
+//! learning (PA-II) over embeddings. Kept so that classifiers stored in that format
+//! classify exactly as they did; training one converts it to [`super::FewShot`].
 //!
 //! Crammer et al., "Online Passive-Aggressive Algorithms" (JMLR 2006), multi-class
 //! variant with the max-loss update: for an example `x` of class `y`, let `r` be the
 //! highest-scoring other class; the hinge loss is `l = max(0, 1 - (w_y·x - w_r·x))`, and
 //! PA-II steps `τ = l / (2‖x‖² + 1/(2C))`, `w_y += τx`, `w_r -= τx`. A constant 1 is
-//! appended to every embedding so each class also learns a bias.
+//! appended to every embedding so each class also learns a bias. Scores are a softmax
+//! over the class margins. An update trains on its new examples plus one running mean
+//! per previously seen class (rehearsal), so one new class does not push the old ones
+//! down.
 //!
-//! Why this learner: it is online (an update only needs the new examples and the
-//! weights, so training texts are never stored), a new class is one more zero row, and
-//! it is deterministic. Scores are a softmax over the class margins, so they sum to 1.
-//!
-//! Incremental updates rehearse what is known: an update batch often holds one new
-//! class only, and PA steps on it alone push every old class down (measured: after adding
-//! a third class from three examples, all queries went to the new class). So each class
-//! keeps the running mean of its training embeddings — an aggregate, not the texts — and
-//! an update trains on its new examples plus one mean per previously seen class.
+//! Measured against the learner that replaced it (docs/fewshot.md): up to 24 points below
+//! nearest-centroid on multilingual-e5-small, whose embeddings sit in a narrow cone that a
+//! margin-1 hinge with a few passes does not adapt to.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +47,24 @@ fn splitmix(state: &mut u64) -> u64 {
 impl PassiveAggressive {
     pub fn new(dim: usize) -> Self {
         Self { dim, labels: Vec::new(), weights: Vec::new(), centroids: Vec::new(), counts: Vec::new() }
+    }
+
+    /// Why this could not have been written by [`Self::train`], if so.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.labels.len();
+        if self.weights.len() != n || self.centroids.len() != n || self.counts.len() != n {
+            return Err("labels, weights, centroids and sample counts differ in length".into());
+        }
+        if n < 2 {
+            return Err("fewer than two classes".into());
+        }
+        if self.weights.iter().any(|w| w.len() != self.dim + 1 || w.iter().any(|x| !x.is_finite())) {
+            return Err("weights have the wrong width or non-finite values".into());
+        }
+        if self.centroids.iter().any(|m| m.len() != self.dim || m.iter().any(|x| !x.is_finite())) {
+            return Err("centroids have the wrong width or non-finite values".into());
+        }
+        Ok(())
     }
 
     fn class_of(&mut self, label: &str) -> usize {
