@@ -34,7 +34,7 @@ const MINILM: &str = "all-minilm-l6-v2";
 /// Sentences of the golden fixture run on WebGPU: Chromium's WebGPU here is SwiftShader
 /// (software), where the whole fixture would take many minutes. The CPU runs all of it.
 const WEBGPU_SENTENCES: usize = 48;
-const SAMPLE: &str = include_str!("../../shared/reference/samples/classify-zero-shot-text.json");
+const SAMPLE: &str = include_str!("fixtures/jina-samples/classify-zero-shot-text.json");
 
 #[wasm_bindgen(inline_js = r#"
 export function idb_put_raw(db_name, id, value) {
@@ -389,6 +389,26 @@ async fn model_files_progress_cache_and_errors() {
         error_parts(&Triage::create(bad_backend).await.err().unwrap()).get(0).as_string().unwrap(),
         "INPUT_VALIDATION_ERROR"
     );
+}
+
+// ---------- the few-shot learner ----------
+
+/// The learner in WebAssembly gives the scores the native build recorded in the fixture.
+#[wasm_bindgen_test]
+fn fewshot_learner_gives_the_native_scores() {
+    let f = common::fewshot_fixture();
+    let mut learner = triage::fewshot::FewShot::new(f.train[0].0.len());
+    learner.train(&f.train, &f.priors, f.num_iters);
+    let mut worst = 0.0f32;
+    for ((x, _), want) in f.test.iter().zip(&f.expected) {
+        let p = learner.predict(x);
+        for (label, w) in f.labels.iter().zip(want) {
+            let got = p[learner.labels.iter().position(|l| l == label).unwrap()];
+            worst = worst.max((got - w).abs());
+        }
+    }
+    log(&format!("few-shot scores in wasm vs native: largest difference {worst:e}"));
+    assert!(worst <= 1e-5, "{worst}");
 }
 
 // ---------- IndexedDB ----------

@@ -42,7 +42,7 @@ fn ok_json(out: &Output) -> Value {
 }
 
 fn sample_request() -> Value {
-    serde_json::from_slice(&std::fs::read(shared().join("reference/samples/classify-zero-shot-text.json")).unwrap())
+    serde_json::from_slice(&std::fs::read(fixtures().join("jina-samples/classify-zero-shot-text.json")).unwrap())
         .unwrap()
 }
 

@@ -187,7 +187,7 @@ fn every_endpoint_answers_in_jinas_shapes() {
 #[test]
 fn the_classifier_pages_curl_sample_runs_verbatim() {
     let server = Server::start(ServerOptions::default());
-    let sample = std::fs::read_to_string(shared().join("reference/samples/classify-curl.sh")).unwrap();
+    let sample = std::fs::read_to_string(fixtures().join("jina-samples/classify-curl.sh")).unwrap();
     assert!(sample.contains("https://api.jina.ai/v1/classify"));
     let script = sample.replace("https://api.jina.ai", &server.base);
     let out = std::process::Command::new("bash").arg("-c").arg(&script).output().unwrap();

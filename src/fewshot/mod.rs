@@ -47,15 +47,17 @@ use crate::classify::{dot, l2_normalize, softmax};
 pub use passive_aggressive::PassiveAggressive;
 
 /// β: how many examples a label name's embedding counts as in its class's prior direction.
-pub const LABEL_PRIOR_WEIGHT: f32 = 2.0;
+pub const LABEL_PRIOR_WEIGHT: f32 = 1.0;
 /// τ: the logit scale of the prior (its softmax temperature is 1/τ).
-pub const PRIOR_SCALE: f32 = 10.0;
+pub const PRIOR_SCALE: f32 = 5.0;
 /// λ: the pull of the refinement towards the prior.
 pub const PRIOR_STRENGTH: f32 = 1.0;
 /// Full-batch optimisation steps per `num_iters`.
 pub const STEPS_PER_ITER: u32 = 30;
 /// Example embeddings kept per class for refits.
 pub const KEPT_PER_CLASS: usize = 128;
+/// Folds of the held-out calibration of the scores' temperature.
+const CALIBRATION_FOLDS: usize = 5;
 /// Training stops when the gradient's norm falls below this.
 const GRADIENT_TOLERANCE: f64 = 1e-5;
 
@@ -224,63 +226,28 @@ impl FewShot {
         self.fit(num_iters);
     }
 
-    /// The centred, normalised feature of an embedding with the bias input appended.
-    fn feature(&self, x: &[f32]) -> Vec<f32> {
-        let mut z: Vec<f32> = normalized(x).iter().zip(&self.center).map(|(a, m)| a - m).collect();
-        l2_normalize(&mut z);
-        z.push(1.0);
-        z
-    }
-
-    /// The prior weights `W₀` (see the module docs).
-    fn prior(&self) -> Vec<Vec<f32>> {
-        let labelled: Vec<&[f32]> = self.label_embeddings.iter().flatten().map(|p| p.0.as_slice()).collect();
-        // A label direction needs at least two label names to be centred against.
-        let label_center = if labelled.len() >= 2 { mean_of(labelled.into_iter(), self.dim) } else { None };
-        (0..self.labels.len())
-            .map(|c| {
-                let mut from_mean: Vec<f32> = self.means[c].iter().zip(&self.center).map(|(a, m)| a - m).collect();
-                l2_normalize(&mut from_mean);
-                let mut direction: Vec<f32> = from_mean.iter().map(|a| a * self.counts[c].max(1) as f32).collect();
-                if let (Some(lc), Some(e)) = (&label_center, &self.label_embeddings[c]) {
-                    let mut from_label: Vec<f32> = e.0.iter().zip(lc).map(|(a, m)| a - m).collect();
-                    l2_normalize(&mut from_label);
-                    direction.iter_mut().zip(&from_label).for_each(|(d, l)| *d += LABEL_PRIOR_WEIGHT * l);
-                }
-                l2_normalize(&mut direction);
-                let mut row: Vec<f32> = direction.iter().map(|d| d * PRIOR_SCALE).collect();
-                row.push(0.0);
-                row
-            })
-            .collect()
-    }
-
     /// Fits the weights to everything stored (see the module docs).
     fn fit(&mut self, num_iters: u32) {
-        self.center = mean_of(self.means.iter().map(Vec::as_slice), self.dim).unwrap_or_else(|| vec![0.0; self.dim]);
-        let prior = self.prior();
-        let mut features = Vec::new();
-        let mut classes = Vec::new();
+        let steps = num_iters.saturating_mul(STEPS_PER_ITER);
+        // Each class's kept examples; a class converted from format 1 has only its mean.
+        let mut rows: Vec<(&[f32], usize)> = Vec::new();
         for c in 0..self.labels.len() {
             if self.examples[c].is_empty() {
-                features.push(self.feature(&self.means[c]));
-                classes.push(c);
+                rows.push((&self.means[c], c));
             }
-            for x in &self.examples[c] {
-                features.push(self.feature(&x.0));
-                classes.push(c);
-            }
+            rows.extend(self.examples[c].iter().map(|x| (x.0.as_slice(), c)));
         }
-        self.weights = if self.labels.len() < 2 {
-            prior
-        } else {
-            refine(&features, &classes, prior, num_iters.saturating_mul(STEPS_PER_ITER))
-        };
+        let means: Vec<Option<&[f32]>> = self.means.iter().map(|m| Some(m.as_slice())).collect();
+        let counts: Vec<f32> = self.counts.iter().map(|&n| n.max(1) as f32).collect();
+        let fitted = fit_weights(self.dim, &rows, &means, &counts, &self.label_embeddings, steps);
+        let temperature = held_out_temperature(self.dim, &rows, &self.label_embeddings, steps);
+        self.center = fitted.center;
+        self.weights = fitted.weights.iter().map(|w| w.iter().map(|x| x / temperature).collect()).collect();
     }
 
     /// Class scores of an embedding, in `labels` order, summing to 1.
     pub fn predict(&self, x: &[f32]) -> Vec<f32> {
-        let z = self.feature(x);
+        let z = feature(x, &self.center);
         softmax(&self.weights.iter().map(|w| dot(w, &z)).collect::<Vec<_>>(), 1.0)
     }
 
@@ -311,6 +278,117 @@ impl FewShot {
         }
         Ok(())
     }
+}
+
+/// The centred, normalised feature of an embedding, with the bias input appended.
+fn feature(x: &[f32], center: &[f32]) -> Vec<f32> {
+    let mut z: Vec<f32> = normalized(x).iter().zip(center).map(|(a, m)| a - m).collect();
+    l2_normalize(&mut z);
+    z.push(1.0);
+    z
+}
+
+struct Fitted {
+    center: Vec<f32>,
+    weights: Vec<Vec<f32>>,
+}
+
+/// The prior `W₀` and its refinement on `rows` (embedding, class) (see the module docs).
+/// `means[c]` is class c's mean embedding (None: no examples, its row comes from its label
+/// name alone), `counts[c]` the examples it stands for.
+fn fit_weights(
+    dim: usize,
+    rows: &[(&[f32], usize)],
+    means: &[Option<&[f32]>],
+    counts: &[f32],
+    label_embeddings: &[Option<Packed>],
+    steps: u32,
+) -> Fitted {
+    let center = mean_of(means.iter().flatten().copied(), dim).unwrap_or_else(|| vec![0.0; dim]);
+    let prior = prior_weights(dim, &center, means, counts, label_embeddings);
+    let features: Vec<Vec<f32>> = rows.iter().map(|(x, _)| feature(x, &center)).collect();
+    let classes: Vec<usize> = rows.iter().map(|(_, c)| *c).collect();
+    let weights = if prior.len() < 2 { prior } else { refine(&features, &classes, prior, steps) };
+    Fitted { center, weights }
+}
+
+/// The prior weights `W₀`: per class `τ · norm(n_c · norm(m_c − μ) + β · norm(e_c − ē))`.
+fn prior_weights(
+    dim: usize,
+    center: &[f32],
+    means: &[Option<&[f32]>],
+    counts: &[f32],
+    label_embeddings: &[Option<Packed>],
+) -> Vec<Vec<f32>> {
+    let labelled: Vec<&[f32]> = label_embeddings.iter().flatten().map(|p| p.0.as_slice()).collect();
+    // A label direction needs at least two label names to be centred against.
+    let label_center = if labelled.len() >= 2 { mean_of(labelled.into_iter(), dim) } else { None };
+    (0..means.len())
+        .map(|c| {
+            let mut direction = vec![0.0f32; dim];
+            if let Some(m) = means[c] {
+                let mut from_mean: Vec<f32> = m.iter().zip(center).map(|(a, m)| a - m).collect();
+                l2_normalize(&mut from_mean);
+                direction.iter_mut().zip(&from_mean).for_each(|(d, a)| *d += counts[c] * a);
+            }
+            if let (Some(lc), Some(e)) = (&label_center, &label_embeddings[c]) {
+                let mut from_label: Vec<f32> = e.0.iter().zip(lc).map(|(a, m)| a - m).collect();
+                l2_normalize(&mut from_label);
+                direction.iter_mut().zip(&from_label).for_each(|(d, l)| *d += LABEL_PRIOR_WEIGHT * l);
+            }
+            l2_normalize(&mut direction);
+            let mut row: Vec<f32> = direction.iter().map(|d| d * PRIOR_SCALE).collect();
+            row.push(0.0);
+            row
+        })
+        .collect()
+}
+
+/// The softmax temperature that makes the classifier's scores calibrated on examples it
+/// did not see: `rows` split into [`CALIBRATION_FOLDS`] folds (every fifth row, classes
+/// in order, so each fold holds every class in proportion), each fold scored by a
+/// classifier fitted to the others (a class with no other examples keeps its label-name
+/// direction), and the temperature that minimises their negative log-likelihood, with a
+/// pull `(ln T)²/2` towards 1 so that a handful of examples cannot push it far. Chosen
+/// from a fixed grid of `ln T` in [-3, 3] by steps of 0.05: deterministic.
+fn held_out_temperature(dim: usize, rows: &[(&[f32], usize)], label_embeddings: &[Option<Packed>], steps: u32) -> f32 {
+    let n_classes = label_embeddings.len();
+    if n_classes < 2 || rows.len() < 2 {
+        return 1.0;
+    }
+    let mut held_out: Vec<(Vec<f32>, usize)> = Vec::with_capacity(rows.len());
+    for fold in 0..CALIBRATION_FOLDS {
+        let (held, kept): (Vec<_>, Vec<_>) =
+            rows.iter().enumerate().partition(|(i, _)| i % CALIBRATION_FOLDS == fold);
+        if held.is_empty() || kept.is_empty() {
+            continue;
+        }
+        let kept: Vec<(&[f32], usize)> = kept.into_iter().map(|(_, r)| *r).collect();
+        let means: Vec<Option<Vec<f32>>> = (0..n_classes)
+            .map(|c| mean_of(kept.iter().filter(|(_, k)| *k == c).map(|(x, _)| *x), dim))
+            .collect();
+        let counts: Vec<f32> = (0..n_classes).map(|c| kept.iter().filter(|(_, k)| *k == c).count() as f32).collect();
+        let mean_refs: Vec<Option<&[f32]>> = means.iter().map(|m| m.as_deref()).collect();
+        let fitted = fit_weights(dim, &kept, &mean_refs, &counts, label_embeddings, steps);
+        for (_, (x, c)) in held {
+            let z = feature(x, &fitted.center);
+            held_out.push((fitted.weights.iter().map(|w| dot(w, &z)).collect(), *c));
+        }
+    }
+    let cost = |log_t: f64| -> f64 {
+        let t = log_t.exp() as f32;
+        let nll: f64 = held_out.iter().map(|(logits, c)| -(softmax(logits, t)[*c] as f64).max(1e-12).ln()).sum();
+        nll + 0.5 * log_t * log_t
+    };
+    let mut best = (cost(0.0), 0.0);
+    for step in -60..=60 {
+        let log_t = step as f64 * 0.05;
+        let c = cost(log_t);
+        if c < best.0 {
+            best = (c, log_t);
+        }
+    }
+    best.1.exp() as f32
 }
 
 /// `λ_max(Σᵢ aᵢaᵢᵀ)` by power iteration from a fixed start (deterministic).
@@ -471,33 +549,60 @@ mod tests {
     #[test]
     fn training_converges_to_the_penalised_optimum() {
         // At the optimum the gradient of the objective vanishes: check it from outside.
-        let data = [
-            ex(&[1.0, 0.1, 0.3], "a"),
-            ex(&[0.8, 0.3, 0.1], "a"),
-            ex(&[0.1, 1.0, 0.2], "b"),
-            ex(&[0.3, 0.9, 0.4], "b"),
-            ex(&[0.2, 0.2, 1.0], "c"),
+        let data: Vec<(Vec<f32>, usize)> = vec![
+            (normalized(&[1.0, 0.1, 0.3]), 0),
+            (normalized(&[0.8, 0.3, 0.1]), 0),
+            (normalized(&[0.1, 1.0, 0.2]), 1),
+            (normalized(&[0.3, 0.9, 0.4]), 1),
+            (normalized(&[0.2, 0.2, 1.0]), 2),
         ];
-        let f = trained(&data);
-        let prior = f.prior();
-        let mut gradient: Vec<Vec<f64>> = f
+        let rows: Vec<(&[f32], usize)> = data.iter().map(|(x, c)| (x.as_slice(), *c)).collect();
+        let means: Vec<Vec<f32>> =
+            (0..3).map(|c| mean_of(rows.iter().filter(|r| r.1 == c).map(|r| r.0), 3).unwrap()).collect();
+        let means: Vec<Option<&[f32]>> = means.iter().map(|m| Some(m.as_slice())).collect();
+        let counts = [2.0, 2.0, 1.0];
+        let labels = vec![None, None, None];
+        let fitted = fit_weights(3, &rows, &means, &counts, &labels, 300);
+        let prior = prior_weights(3, &fitted.center, &means, &counts, &labels);
+        let mut gradient: Vec<Vec<f64>> = fitted
             .weights
             .iter()
             .zip(&prior)
             .map(|(w, p)| w.iter().zip(p).map(|(a, b)| PRIOR_STRENGTH as f64 * (a - b) as f64).collect())
             .collect();
-        for (x, label) in &data {
-            let y = f.labels.iter().position(|l| l == label).unwrap();
-            let z = f.feature(x);
-            let p = f.predict(x);
+        for (x, y) in &rows {
+            let z = feature(x, &fitted.center);
+            let p = softmax(&fitted.weights.iter().map(|w| dot(w, &z)).collect::<Vec<_>>(), 1.0);
             for c in 0..3 {
-                let r = p[c] as f64 - if c == y { 1.0 } else { 0.0 };
+                let r = p[c] as f64 - if c == *y { 1.0 } else { 0.0 };
                 gradient[c].iter_mut().zip(&z).for_each(|(g, zi)| *g += r * *zi as f64);
             }
         }
         let norm = gradient.iter().flatten().map(|g| g * g).sum::<f64>().sqrt();
         assert!(norm < 1e-3, "gradient norm at the fitted weights: {norm}");
-        assert_ne!(f.weights, prior, "the refinement moved the weights");
+        assert_ne!(fitted.weights, prior, "the refinement moved the weights");
+    }
+
+    #[test]
+    fn the_temperature_tempers_a_classifier_that_fails_on_held_out_examples() {
+        // Labels that do not follow the geometry: held-out examples are misclassified, so
+        // the scores are softened (T > 1); a clean split sharpens them or leaves them.
+        let noisy: Vec<(Vec<f32>, String)> = (0..20)
+            .map(|i| (vec![1.0, (i as f32 * 0.7).sin(), (i as f32 * 1.3).cos()], if i % 2 == 0 { "a" } else { "b" }.to_string()))
+            .collect();
+        let clean: Vec<(Vec<f32>, String)> = (0..20)
+            .map(|i| {
+                let side = if i % 2 == 0 { 1.0 } else { -1.0 };
+                (vec![1.0, side + 0.05 * (i as f32).sin(), 0.05 * (i as f32).cos()], if side > 0.0 { "a" } else { "b" }.to_string())
+            })
+            .collect();
+        let top = |data: &[(Vec<f32>, String)]| {
+            let f = trained(data);
+            data.iter().map(|(x, _)| f.predict(x).into_iter().fold(0.0f32, f32::max)).sum::<f32>() / data.len() as f32
+        };
+        let (noisy_top, clean_top) = (top(&noisy), top(&clean));
+        assert!(noisy_top < 0.75, "{noisy_top}");
+        assert!(clean_top > 0.9, "{clean_top}");
     }
 
     #[test]

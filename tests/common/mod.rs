@@ -20,8 +20,39 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// The few-shot fixture (tests/fixtures/fewshot, made by gen_fewshot_fixture.py): real
+/// embeddings of a small labelled task and the native learner's scores on it.
+pub struct FewShotFixture {
+    pub labels: Vec<String>,
+    pub train: Vec<(Vec<f32>, String)>,
+    pub test: Vec<(Vec<f32>, usize)>,
+    /// Each label name's embedding.
+    pub priors: Vec<(String, Vec<f32>)>,
+    pub num_iters: u32,
+    /// The native learner's scores of each test row, in `labels` order.
+    pub expected: Vec<Vec<f32>>,
+}
+
+pub fn fewshot_fixture() -> FewShotFixture {
+    let bytes = include_bytes!("../fixtures/fewshot/r8_minilm.f32");
+    let meta: serde_json::Value = serde_json::from_str(include_str!("../fixtures/fewshot/r8_minilm.json")).unwrap();
+    let dim = meta["dim"].as_u64().unwrap() as usize;
+    let labels: Vec<String> = serde_json::from_value(meta["labels"].clone()).unwrap();
+    let classes = |key: &str| -> Vec<usize> { serde_json::from_value(meta[key].clone()).unwrap() };
+    let mut rows = bytes
+        .chunks_exact(4 * dim)
+        .map(|row| row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>());
+    let train = classes("train_classes").into_iter().map(|c| (rows.next().unwrap(), labels[c].clone())).collect();
+    let test = classes("test_classes").into_iter().map(|c| (rows.next().unwrap(), c)).collect();
+    let priors = labels.iter().map(|l| (l.clone(), rows.next().unwrap())).collect();
+    FewShotFixture {
+        priors,
+        train,
+        test,
+        num_iters: meta["num_iters"].as_u64().unwrap() as u32,
+        expected: serde_json::from_value(meta["expected_scores"].clone()).unwrap(),
+        labels,
+    }
 }
 
 pub fn encoder(id: &str) -> Encoder {
