@@ -19,10 +19,16 @@
 //! 2. The refinement: multinomial logistic regression on the kept examples, penalised
 //!    towards the prior, `Σᵢ CE(W·[zᵢ,1], yᵢ) + λ/2 ‖W − W₀‖²` ([`PRIOR_STRENGTH`] = λ),
 //!    solved by accelerated gradient descent with gradient restarts (strongly convex: the
-//!    minimum is unique, so training is deterministic and does not depend on the order of
-//!    examples). With few examples the penalty keeps it near the prototypes; with many,
-//!    the data's discriminative directions win — it is never worse than either alone by
-//!    construction of the benchmark it was chosen on (docs/fewshot.md).
+//!    minimum is unique). With few examples the penalty keeps it near the prototypes; with
+//!    many, the data's discriminative directions win.
+//! 3. The temperature: a fitted classifier is sure of its training examples, so its raw
+//!    scores are overconfident. The same fit on 4/5 of the examples scores the other 1/5
+//!    (five folds); the softmax temperature that minimises those held-out scores' negative
+//!    log-likelihood divides the final weights ([`held_out_temperature`]).
+//!
+//! The same examples in the same order give the same classifier, bit for bit; the weights
+//! do not depend on the order (the optimum is unique), the folds of step 3 do, slightly.
+//! The constants were chosen on the quality benchmark (benches/fewshot, docs/fewshot.md).
 //!
 //! `num_iters` (Jina's "number of iterations for the training process") is the number of
 //! optimisation rounds, each [`STEPS_PER_ITER`] full-batch steps; training stops earlier
