@@ -40,9 +40,15 @@
 //! by deterministic reservoir sampling once there are more), the label name's embedding,
 //! and the fitted weights. An update adds its examples to these and refits from all of
 //! them, so a batch holding one new class does not push the old ones down (it is fitted
-//! exactly as if all examples had come at once, up to the reservoir). Stored size: about
-//! `4·dim·(kept examples + 3 per class)` bytes, base64 in the JSON record (all-MiniLM,
-//! 10 classes × 32 examples: 0.55 MB).
+//! exactly as if all examples had come at once, up to the reservoir). Stored size: 4·dim
+//! bytes per kept example and per label name (base64), plus the means, the centre and
+//! the weights as JSON numbers (all-MiniLM, 7 classes × 4 examples: 140 kB).
+//!
+//! # Cost
+//! Each training step touches every kept example once per class; a fit is at most
+//! `num_iters × 30` steps, the five calibration folds a third of that each. Measured
+//! natively (release, 2 cores): 10 classes × 32 examples 0.2 s, 256 classes × 1 example
+//! 4.9 s, 20 classes × 128 examples 5.6 s (random vectors, dim 384).
 
 mod passive_aggressive;
 
@@ -66,6 +72,8 @@ pub const KEPT_PER_CLASS: usize = 128;
 const CALIBRATION_FOLDS: usize = 5;
 /// Training stops when the gradient's norm falls below this.
 const GRADIENT_TOLERANCE: f64 = 1e-5;
+/// ... or below this fraction of its norm where training starts.
+const RELATIVE_TOLERANCE: f64 = 1e-4;
 
 /// An embedding stored as base64 of its little-endian f32 values: exact, and a third of
 /// the JSON text of a float list.
@@ -245,8 +253,8 @@ impl FewShot {
         }
         let means: Vec<Option<&[f32]>> = self.means.iter().map(|m| Some(m.as_slice())).collect();
         let counts: Vec<f32> = self.counts.iter().map(|&n| n.max(1) as f32).collect();
-        let fitted = fit_weights(self.dim, &rows, &means, &counts, &self.label_embeddings, steps);
-        let temperature = held_out_temperature(self.dim, &rows, &self.label_embeddings, steps);
+        let fitted = fit_weights(self.dim, &rows, &means, &counts, &self.label_embeddings, None, steps);
+        let temperature = held_out_temperature(self.dim, &rows, &self.label_embeddings, &fitted, steps);
         self.center = fitted.center;
         self.weights = fitted.weights.iter().map(|w| w.iter().map(|x| x / temperature).collect()).collect();
     }
@@ -297,6 +305,8 @@ fn feature(x: &[f32], center: &[f32]) -> Vec<f32> {
 struct Fitted {
     center: Vec<f32>,
     weights: Vec<Vec<f32>>,
+    /// The gradient norm at which the refinement stopped.
+    tolerance: f64,
 }
 
 /// The prior `W₀` and its refinement on `rows` (embedding, class) (see the module docs).
@@ -308,14 +318,16 @@ fn fit_weights(
     means: &[Option<&[f32]>],
     counts: &[f32],
     label_embeddings: &[Option<Packed>],
+    start: Option<&Fitted>,
     steps: u32,
 ) -> Fitted {
     let center = mean_of(means.iter().flatten().copied(), dim).unwrap_or_else(|| vec![0.0; dim]);
     let prior = prior_weights(dim, &center, means, counts, label_embeddings);
     let features: Vec<Vec<f32>> = rows.iter().map(|(x, _)| feature(x, &center)).collect();
     let classes: Vec<usize> = rows.iter().map(|(_, c)| *c).collect();
-    let weights = if prior.len() < 2 { prior } else { refine(&features, &classes, prior, steps) };
-    Fitted { center, weights }
+    let (weights, tolerance) =
+        if prior.len() < 2 { (prior, GRADIENT_TOLERANCE) } else { refine(&features, &classes, prior, start, steps) };
+    Fitted { center, weights, tolerance }
 }
 
 /// The prior weights `W₀`: per class `τ · norm(n_c · norm(m_c − μ) + β · norm(e_c − ē))`.
@@ -357,11 +369,21 @@ fn prior_weights(
 /// direction), and the temperature that minimises their negative log-likelihood, with a
 /// pull `(ln T)²/2` towards 1 so that a handful of examples cannot push it far. Chosen
 /// from a fixed grid of `ln T` in [-3, 3] by steps of 0.05: deterministic.
-fn held_out_temperature(dim: usize, rows: &[(&[f32], usize)], label_embeddings: &[Option<Packed>], steps: u32) -> f32 {
+/// Each fold's fit starts from the full fit's weights `start` (the minimum is unique, so
+/// only the time to reach it changes).
+fn held_out_temperature(
+    dim: usize,
+    rows: &[(&[f32], usize)],
+    label_embeddings: &[Option<Packed>],
+    start: &Fitted,
+    steps: u32,
+) -> f32 {
     let n_classes = label_embeddings.len();
     if n_classes < 2 || rows.len() < 2 {
         return 1.0;
     }
+    // The folds only estimate one number: a third of the full fit's steps serve.
+    let fold_steps = (steps / 3).max(10);
     let mut held_out: Vec<(Vec<f32>, usize)> = Vec::with_capacity(rows.len());
     for fold in 0..CALIBRATION_FOLDS {
         let (held, kept): (Vec<_>, Vec<_>) =
@@ -375,7 +397,7 @@ fn held_out_temperature(dim: usize, rows: &[(&[f32], usize)], label_embeddings: 
             .collect();
         let counts: Vec<f32> = (0..n_classes).map(|c| kept.iter().filter(|(_, k)| *k == c).count() as f32).collect();
         let mean_refs: Vec<Option<&[f32]>> = means.iter().map(|m| m.as_deref()).collect();
-        let fitted = fit_weights(dim, &kept, &mean_refs, &counts, label_embeddings, steps);
+        let fitted = fit_weights(dim, &kept, &mean_refs, &counts, label_embeddings, Some(start), fold_steps);
         for (_, (x, c)) in held {
             let z = feature(x, &fitted.center);
             held_out.push((fitted.weights.iter().map(|w| dot(w, &z)).collect(), *c));
@@ -421,7 +443,13 @@ fn largest_eigenvalue(features: &[Vec<f32>]) -> f64 {
 /// gradient for strongly convex functions, restarting the momentum whenever the gradient
 /// turns against it (O'Donoghue & Candès, "Adaptive restart for accelerated gradient
 /// schemes", 2015). In f64, so the native and browser builds agree.
-fn refine(features: &[Vec<f32>], classes: &[usize], prior: Vec<Vec<f32>>, steps: u32) -> Vec<Vec<f32>> {
+fn refine(
+    features: &[Vec<f32>],
+    classes: &[usize],
+    prior: Vec<Vec<f32>>,
+    start: Option<&Fitted>,
+    steps: u32,
+) -> (Vec<Vec<f32>>, f64) {
     let (n_classes, width) = (prior.len(), prior[0].len());
     let lambda = PRIOR_STRENGTH as f64;
     // The cross-entropy's Hessian in the logits is at most 1/2 in norm.
@@ -430,23 +458,39 @@ fn refine(features: &[Vec<f32>], classes: &[usize], prior: Vec<Vec<f32>>, steps:
     let q = (lambda / smoothness).sqrt();
     let momentum = (1.0 - q) / (1.0 + q);
     let w0: Vec<f64> = prior.iter().flatten().map(|&x| x as f64).collect();
-    let mut w = w0.clone();
-    let mut ahead = w0.clone();
+    let mut w: Vec<f64> = match start {
+        Some(fitted) => fitted.weights.iter().flatten().map(|&x| x as f64).collect(),
+        None => w0.clone(),
+    };
+    let mut ahead = w.clone();
+    let mut ahead_f32 = vec![0.0f32; w.len()];
+    let mut data_gradient = vec![0.0f32; w.len()];
     let mut gradient = vec![0.0f64; w.len()];
-    for _ in 0..steps {
-        // Gradient at the look-ahead point.
-        gradient.iter_mut().zip(ahead.iter().zip(&w0)).for_each(|(g, (a, b))| *g = lambda * (a - b));
+    // A warm start stops where the fit it starts from stopped.
+    let mut tolerance = start.map_or(GRADIENT_TOLERANCE, |f| f.tolerance);
+    for iteration in 0..steps {
+        // Gradient at the look-ahead point: the data part in f32 (the costly part, with
+        // vectorisable loops), the penalty and the steps in f64.
+        ahead_f32.iter_mut().zip(&ahead).for_each(|(a, b)| *a = *b as f32);
+        data_gradient.iter_mut().for_each(|g| *g = 0.0);
         for (a, &y) in features.iter().zip(classes) {
-            let logits: Vec<f32> = (0..n_classes)
-                .map(|c| ahead[c * width..(c + 1) * width].iter().zip(a).map(|(w, x)| w * *x as f64).sum::<f64>() as f32)
-                .collect();
+            let logits: Vec<f32> = ahead_f32.chunks_exact(width).map(|row| dot8(row, a)).collect();
             let p = softmax(&logits, 1.0);
-            for c in 0..n_classes {
-                let r = p[c] as f64 - if c == y { 1.0 } else { 0.0 };
-                gradient[c * width..(c + 1) * width].iter_mut().zip(a).for_each(|(g, x)| *g += r * *x as f64);
+            for (c, g_row) in data_gradient.chunks_exact_mut(width).enumerate() {
+                let r = p[c] - if c == y { 1.0 } else { 0.0 };
+                g_row.iter_mut().zip(a).for_each(|(g, x)| *g += r * x);
             }
         }
-        if gradient.iter().map(|g| g * g).sum::<f64>().sqrt() < GRADIENT_TOLERANCE {
+        gradient
+            .iter_mut()
+            .zip(data_gradient.iter().zip(ahead.iter().zip(&w0)))
+            .for_each(|(g, (d, (a, b)))| *g = *d as f64 + lambda * (a - b));
+        let norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+        if iteration == 0 && start.is_none() {
+            // Relative to where it starts, so that large training sets stop as early.
+            tolerance = tolerance.max(RELATIVE_TOLERANCE * norm);
+        }
+        if norm < tolerance {
             w.clone_from(&ahead);
             break;
         }
@@ -456,7 +500,22 @@ fn refine(features: &[Vec<f32>], classes: &[usize], prior: Vec<Vec<f32>>, steps:
         ahead = next.iter().zip(&w).map(|(n, o)| n + beta * (n - o)).collect();
         w = next;
     }
-    w.chunks(width).map(|row| row.iter().map(|&x| x as f32).collect()).collect()
+    let _ = n_classes;
+    (w.chunks(width).map(|row| row.iter().map(|&x| x as f32).collect()).collect(), tolerance)
+}
+
+/// Dot product with eight partial sums, which the compiler turns into SIMD lanes (a
+/// single running sum cannot be reordered); the same order of operations on every target.
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// A stored classifier: the current learner, or one stored by record format 1, which
@@ -568,7 +627,7 @@ mod tests {
         let means: Vec<Option<&[f32]>> = means.iter().map(|m| Some(m.as_slice())).collect();
         let counts = [2.0, 2.0, 1.0];
         let labels = vec![None, None, None];
-        let fitted = fit_weights(3, &rows, &means, &counts, &labels, 300);
+        let fitted = fit_weights(3, &rows, &means, &counts, &labels, None, 300);
         let prior = prior_weights(3, &fitted.center, &means, &counts, &labels);
         let mut gradient: Vec<Vec<f64>> = fitted
             .weights
