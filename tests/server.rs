@@ -97,6 +97,7 @@ fn error_code(result: (u16, Value), status: u16) -> String {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn every_endpoint_answers_in_jinas_shapes() {
     let server = Server::start(ServerOptions { max_body_bytes: 64 << 10, ..Default::default() });
     let health = ok(call("GET", &server.url("/health"), None, None));
@@ -185,6 +186,7 @@ fn every_endpoint_answers_in_jinas_shapes() {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn the_classifier_pages_curl_sample_runs_verbatim() {
     let server = Server::start(ServerOptions::default());
     let sample = std::fs::read_to_string(fixtures().join("jina-samples/classify-curl.sh")).unwrap();
@@ -205,6 +207,7 @@ fn the_classifier_pages_curl_sample_runs_verbatim() {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn api_keys_guard_the_api_and_private_classifiers_stay_with_their_key() {
     let server = Server::start(ServerOptions { api_keys: vec!["key-a".into(), "key-b".into()], ..Default::default() });
     let body = json!({"input": ["hello"], "labels": ["a", "b"]});
@@ -253,6 +256,7 @@ fn api_keys_guard_the_api_and_private_classifiers_stay_with_their_key() {
 /// Many clients train and classify with one classifier at once: every update lands (none
 /// lost to a concurrent write, none refused), and every answer is well formed.
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn parallel_training_and_classifying_of_one_classifier_lose_nothing() {
     let server = Server::start(ServerOptions { max_concurrent: 2, ..Default::default() });
     let created = ok(post(&server, "/v1/train", None, json!({"input": support_tickets(), "num_iters": 1})));
@@ -298,6 +302,7 @@ fn parallel_training_and_classifying_of_one_classifier_lose_nothing() {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn a_request_over_the_time_limit_gets_jinas_timeout() {
     let server = Server::start(ServerOptions { timeout: Duration::from_millis(1), ..Default::default() });
     let long: Vec<String> = (0..64).map(|i| format!("sentence number {i} about nothing in particular")).collect();
@@ -306,6 +311,7 @@ fn a_request_over_the_time_limit_gets_jinas_timeout() {
 }
 
 #[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn the_page_and_the_model_files_are_served_and_nothing_outside() {
     let www = tempfile::tempdir().unwrap();
     std::fs::write(www.path().join("index.html"), "<!doctype html><title>triage</title>").unwrap();
