@@ -14,8 +14,9 @@
 //! 1. The prior `W₀`: each class's row is `τ · norm(n_c · norm(m_c − μ) + β · norm(e_c − ē))`
 //!    — its mean direction `m_c` from its `n_c` examples, blended with the direction of its
 //!    label name's embedding `e_c` (centred on the mean label embedding `ē`), which counts as
-//!    [`LABEL_PRIOR_WEIGHT`] examples. With one example per class the label name still
-//!    carries most of what zero-shot knows; with dozens it has faded.
+//!    β examples: 1 to 9, more the better zero-shot on the names classifies the training
+//!    examples ([`label_name_weight`]). With one example per class good label names still
+//!    carry most of what zero-shot knows; with dozens of examples they have faded.
 //! 2. The refinement: multinomial logistic regression on the kept examples, penalised
 //!    towards the prior, `Σᵢ CE(W·[zᵢ,1], yᵢ) + λ/2 ‖W − W₀‖²` ([`PRIOR_STRENGTH`] = λ),
 //!    solved by accelerated gradient descent with gradient restarts (strongly convex: the
@@ -58,8 +59,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::classify::{dot, l2_normalize, softmax};
 pub use passive_aggressive::PassiveAggressive;
 
-/// β: how many examples a label name's embedding counts as in its class's prior direction.
+/// β₀: how many examples a label name's embedding counts as at least in its class's prior
+/// direction ...
 pub const LABEL_PRIOR_WEIGHT: f32 = 1.0;
+/// ... plus this many times how much better than chance zero-shot on the label names
+/// classifies the training examples (see [`label_name_weight`]).
+pub const LABEL_QUALITY_WEIGHT: f32 = 8.0;
 /// τ: the logit scale of the prior (its softmax temperature is 1/τ).
 pub const PRIOR_SCALE: f32 = 5.0;
 /// λ: the pull of the refinement towards the prior.
@@ -253,8 +258,9 @@ impl FewShot {
         }
         let means: Vec<Option<&[f32]>> = self.means.iter().map(|m| Some(m.as_slice())).collect();
         let counts: Vec<f32> = self.counts.iter().map(|&n| n.max(1) as f32).collect();
-        let fitted = fit_weights(self.dim, &rows, &means, &counts, &self.label_embeddings, None, steps);
-        let temperature = held_out_temperature(self.dim, &rows, &self.label_embeddings, &fitted, steps);
+        let beta = label_name_weight(&rows, &self.label_embeddings);
+        let fitted = fit_weights(self.dim, &rows, &means, &counts, &self.label_embeddings, beta, None, steps);
+        let temperature = held_out_temperature(self.dim, &rows, &self.label_embeddings, beta, &fitted, steps);
         self.center = fitted.center;
         self.weights = fitted.weights.iter().map(|w| w.iter().map(|x| x / temperature).collect()).collect();
     }
@@ -318,11 +324,12 @@ fn fit_weights(
     means: &[Option<&[f32]>],
     counts: &[f32],
     label_embeddings: &[Option<Packed>],
+    beta: f32,
     start: Option<&Fitted>,
     steps: u32,
 ) -> Fitted {
     let center = mean_of(means.iter().flatten().copied(), dim).unwrap_or_else(|| vec![0.0; dim]);
-    let prior = prior_weights(dim, &center, means, counts, label_embeddings);
+    let prior = prior_weights(dim, &center, means, counts, label_embeddings, beta);
     let features: Vec<Vec<f32>> = rows.iter().map(|(x, _)| feature(x, &center)).collect();
     let classes: Vec<usize> = rows.iter().map(|(_, c)| *c).collect();
     let (weights, tolerance) =
@@ -337,6 +344,7 @@ fn prior_weights(
     means: &[Option<&[f32]>],
     counts: &[f32],
     label_embeddings: &[Option<Packed>],
+    beta: f32,
 ) -> Vec<Vec<f32>> {
     let labelled: Vec<&[f32]> = label_embeddings.iter().flatten().map(|p| p.0.as_slice()).collect();
     // A label direction needs at least two label names to be centred against.
@@ -352,7 +360,7 @@ fn prior_weights(
             if let (Some(lc), Some(e)) = (&label_center, &label_embeddings[c]) {
                 let mut from_label: Vec<f32> = e.0.iter().zip(lc).map(|(a, m)| a - m).collect();
                 l2_normalize(&mut from_label);
-                direction.iter_mut().zip(&from_label).for_each(|(d, l)| *d += LABEL_PRIOR_WEIGHT * l);
+                direction.iter_mut().zip(&from_label).for_each(|(d, l)| *d += beta * l);
             }
             l2_normalize(&mut direction);
             let mut row: Vec<f32> = direction.iter().map(|d| d * PRIOR_SCALE).collect();
@@ -360,6 +368,31 @@ fn prior_weights(
             row
         })
         .collect()
+}
+
+/// β, the weight of the label names in the prior: [`LABEL_PRIOR_WEIGHT`] plus
+/// [`LABEL_QUALITY_WEIGHT`] times zero-shot's accuracy on the training examples above
+/// chance, `max(0, (a − 1/C) / (1 − 1/C))`. Zero-shot never saw those examples, so this is
+/// a fair estimate of how much the names know even at one example per class: good names
+/// ("positive" / "negative" on reviews) then weigh up to 9 examples, names that say
+/// little (two candidates' names on their tweets) stay near 1.
+fn label_name_weight(rows: &[(&[f32], usize)], label_embeddings: &[Option<Packed>]) -> f32 {
+    let n_classes = label_embeddings.len();
+    let names: Option<Vec<&[f32]>> = label_embeddings.iter().map(|e| e.as_ref().map(|p| p.0.as_slice())).collect();
+    let Some(names) = names else { return LABEL_PRIOR_WEIGHT };
+    if rows.is_empty() || n_classes < 2 {
+        return LABEL_PRIOR_WEIGHT;
+    }
+    let right = rows
+        .iter()
+        .filter(|(x, c)| {
+            let sims: Vec<f32> = names.iter().map(|e| dot(x, e)).collect();
+            (0..n_classes).fold(0, |best, i| if sims[i] > sims[best] { i } else { best }) == *c
+        })
+        .count();
+    let chance = 1.0 / n_classes as f32;
+    let quality = ((right as f32 / rows.len() as f32 - chance) / (1.0 - chance)).max(0.0);
+    LABEL_PRIOR_WEIGHT + LABEL_QUALITY_WEIGHT * quality
 }
 
 /// The softmax temperature that makes the classifier's scores calibrated on examples it
@@ -375,6 +408,7 @@ fn held_out_temperature(
     dim: usize,
     rows: &[(&[f32], usize)],
     label_embeddings: &[Option<Packed>],
+    beta: f32,
     start: &Fitted,
     steps: u32,
 ) -> f32 {
@@ -397,7 +431,7 @@ fn held_out_temperature(
             .collect();
         let counts: Vec<f32> = (0..n_classes).map(|c| kept.iter().filter(|(_, k)| *k == c).count() as f32).collect();
         let mean_refs: Vec<Option<&[f32]>> = means.iter().map(|m| m.as_deref()).collect();
-        let fitted = fit_weights(dim, &kept, &mean_refs, &counts, label_embeddings, Some(start), fold_steps);
+        let fitted = fit_weights(dim, &kept, &mean_refs, &counts, label_embeddings, beta, Some(start), fold_steps);
         for (_, (x, c)) in held {
             let z = feature(x, &fitted.center);
             held_out.push((fitted.weights.iter().map(|w| dot(w, &z)).collect(), *c));
@@ -627,8 +661,8 @@ mod tests {
         let means: Vec<Option<&[f32]>> = means.iter().map(|m| Some(m.as_slice())).collect();
         let counts = [2.0, 2.0, 1.0];
         let labels = vec![None, None, None];
-        let fitted = fit_weights(3, &rows, &means, &counts, &labels, None, 300);
-        let prior = prior_weights(3, &fitted.center, &means, &counts, &labels);
+        let fitted = fit_weights(3, &rows, &means, &counts, &labels, 1.0, None, 300);
+        let prior = prior_weights(3, &fitted.center, &means, &counts, &labels, 1.0);
         let mut gradient: Vec<Vec<f64>> = fitted
             .weights
             .iter()
