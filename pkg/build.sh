@@ -20,6 +20,9 @@ for a in "$@"; do
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
+# The wasm32 target and wasm-bindgen-cli, installed if missing.
+source scripts/setup.sh
+setup_wasm_toolchain
 cargo build --lib --target wasm32-unknown-unknown --no-default-features "${args[@]}"
 target="${CARGO_TARGET_DIR:-target}"
 wasm-bindgen --target web --out-dir pkg/wasm --out-name triage \

@@ -2,11 +2,20 @@
 # Every test of triage: native (cargo test, including the tests marked #[ignore] that need
 # the real model files, fetched first), in headless Chromium (wasm-bindgen-test on
 # WebGPU and CPU), the user-style app test and the demo page test (Playwright, the page
-# served by `triage serve`). Needs: the wasm32 target,
-# wasm-bindgen-cli matching Cargo.lock, chromium + chromium-driver, Node.js (.ci/run
-# installs them).
+# served by `triage serve`). First installs what is missing (scripts/setup.sh): the wasm32
+# target, wasm-bindgen-cli matching Cargo.lock, numpy (a venv), Debian's chromium +
+# chromium-driver; Rust (rustup), python3 and Node.js + npm must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== set-up logic against a machine that lacks things (stubs)"
+bash tests/setup.test.sh
+
+echo "== set-up (installs only what is missing)"
+source scripts/setup.sh
+setup_wasm_toolchain
+setup_python_numpy
+setup_browser
 
 echo "== model files"
 python3 models/fetch.py all
