@@ -81,7 +81,7 @@ fn embed(models_dir: &str, model: &str, data: &str, out: &str) {
     writer.flush().unwrap_or_else(|e| fail(e));
     let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
     let label_embeddings =
-        pollster::block_on(engine.label_embeddings(spec, &label_refs)).unwrap_or_else(|e| fail(e));
+        pollster::block_on(engine.label_embeddings(spec, None, &label_refs)).unwrap_or_else(|e| fail(e));
     let meta = json!({ "model": model, "dim": dim, "rows": texts.len(), "labels": labels, "row_labels": row_labels, "label_embeddings": label_embeddings });
     std::fs::write(format!("{out}.json"), meta.to_string()).unwrap_or_else(|e| fail(e));
 }

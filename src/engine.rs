@@ -247,20 +247,33 @@ impl<S: ClassifierStore> Engine<S> {
         Ok(Embedded { vectors, tokens })
     }
 
-    /// Inputs embedded as few-shot training and classification embed them (the model's
-    /// classification task, texts and images in one space), in input order.
-    pub async fn classification_embeddings(&self, spec: &'static ModelSpec, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
-        check_modalities(spec, inputs.iter())?;
+    /// Inputs embedded as few-shot training and classification embed them (the adapter
+    /// `task`, default the model's classification task; texts and images in one space), in
+    /// input order, with their tokens.
+    async fn classifier_inputs(&self, spec: &'static ModelSpec, task: Option<&str>, inputs: &[&Input]) -> Result<Embedded> {
+        check_modalities(spec, inputs.iter().copied())?;
         let model = self.model(spec)?;
-        let task = model.task(None)?;
-        Ok(self.embed_inputs(&model, &inputs.iter().collect::<Vec<_>>(), task).await?.vectors)
+        let task = model.task(task)?;
+        self.embed_inputs(&model, inputs, task).await
+    }
+
+    /// [`Self::classifier_inputs`]' vectors with the default task: what a benchmark needs to
+    /// fit other learners on the embeddings `/v1/train` uses.
+    pub async fn classification_embeddings(&self, spec: &'static ModelSpec, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.classifier_inputs(spec, None, &inputs.iter().collect::<Vec<_>>()).await?.vectors)
     }
 
     /// Label names embedded as zero-shot classification embeds them (the few-shot
-    /// learner's prior), in label order.
-    pub async fn label_embeddings(&self, spec: &'static ModelSpec, labels: &[&str]) -> Result<Vec<Vec<f32>>> {
+    /// learner's prior), with the adapter `task` (default the classification task), in
+    /// label order.
+    pub async fn label_embeddings(
+        &self,
+        spec: &'static ModelSpec,
+        task: Option<&str>,
+        labels: &[&str],
+    ) -> Result<Vec<Vec<f32>>> {
         let model = self.model(spec)?;
-        let task = model.task(None)?;
+        let task = model.task(task)?;
         Ok(self.embed_labels(&model, labels, task).await?.vectors)
     }
 
@@ -373,15 +386,12 @@ impl<S: ClassifierStore> Engine<S> {
         task: Option<&str>,
         items: &[TrainItem],
     ) -> Result<(Vec<(Vec<f32>, String)>, usize, usize)> {
-        check_modalities(spec, items.iter().map(|i| &i.input))?;
-        let model = self.model(spec)?;
-        let task = model.task(task)?;
-        let embedded = self.embed_inputs(&model, &items.iter().map(|i| &i.input).collect::<Vec<_>>(), task).await?;
+        let embedded = self.classifier_inputs(spec, task, &items.iter().map(|i| &i.input).collect::<Vec<_>>()).await?;
         let examples = embedded.vectors.into_iter().zip(items.iter().map(|i| i.label.clone())).collect();
-        Ok((examples, embedded.tokens, model.dim()))
+        Ok((examples, embedded.tokens, self.model(spec)?.dim()))
     }
 
-    /// Label names embedded as zero-shot embeds them, for the few-shot learner's prior.
+    /// The label names' embeddings the few-shot learner lacks ([`Self::label_embeddings`]).
     async fn label_priors(
         &self,
         spec: &'static ModelSpec,
@@ -391,10 +401,9 @@ impl<S: ClassifierStore> Engine<S> {
         if labels.is_empty() {
             return Ok(Vec::new());
         }
-        let model = self.model(spec)?;
-        let task = model.task(task)?;
-        let embedded = self.embed_labels(&model, &labels.iter().map(String::as_str).collect::<Vec<_>>(), task).await?;
-        Ok(labels.into_iter().zip(embedded.vectors).collect())
+        let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let vectors = self.label_embeddings(spec, task, &names).await?;
+        Ok(labels.into_iter().zip(vectors).collect())
     }
 
     pub async fn train(&self, request: &TrainRequest) -> Result<TrainingResponse> {

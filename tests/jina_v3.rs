@@ -220,7 +220,7 @@ fn few_shot_with_v3_matches_a_classifier_trained_on_the_reference_vectors() {
     let priors: Vec<(String, Vec<f32>)> = names
         .iter()
         .map(|n| n.to_string())
-        .zip(block_on(engine.label_embeddings(spec, &names)).unwrap())
+        .zip(block_on(engine.label_embeddings(spec, None, &names)).unwrap())
         .collect();
     reference_fewshot.train(&examples, &priors, 5);
     let inputs = strings(&f["inputs"]);

@@ -123,7 +123,8 @@ pub struct FewShot {
     pub weights: Vec<Vec<f32>>,
 }
 
-/// SplitMix64: the deterministic source of the reservoir's choices.
+/// SplitMix64: the deterministic source of the reservoir's choices (and of the
+/// passive-aggressive learner's shuffles).
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -484,7 +485,7 @@ fn refine(
     start: Option<&Fitted>,
     steps: u32,
 ) -> (Vec<Vec<f32>>, f64) {
-    let (n_classes, width) = (prior.len(), prior[0].len());
+    let width = prior[0].len();
     let lambda = PRIOR_STRENGTH as f64;
     // The cross-entropy's Hessian in the logits is at most 1/2 in norm.
     let smoothness = 0.5 * largest_eigenvalue(features) * 1.05 + lambda;
@@ -534,7 +535,6 @@ fn refine(
         ahead = next.iter().zip(&w).map(|(n, o)| n + beta * (n - o)).collect();
         w = next;
     }
-    let _ = n_classes;
     (w.chunks(width).map(|row| row.iter().map(|&x| x as f32).collect()).collect(), tolerance)
 }
 

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::splitmix;
 use crate::classify::{dot, softmax};
 
 /// Aggressiveness C of PA-II.
@@ -32,16 +33,6 @@ pub struct PassiveAggressive {
     pub centroids: Vec<Vec<f32>>,
     /// Training samples seen per class.
     pub counts: Vec<u64>,
-}
-
-/// Deterministic permutation source (SplitMix64): the order of examples in each pass is
-/// shuffled, the same way every time for the same inputs.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl PassiveAggressive {
