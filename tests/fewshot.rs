@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{FewShotFixture, fewshot_fixture};
+use common::{FewShotFixture, fewshot_fixture, scores_in_order};
 use triage::api::Access;
 use triage::classify::cosine;
 use triage::fewshot::{Classifier, FewShot, PassiveAggressive};
@@ -13,12 +13,6 @@ fn trained(f: &FewShotFixture, examples: &[(Vec<f32>, String)]) -> FewShot {
     let mut learner = FewShot::new(f.train[0].0.len());
     learner.train(examples, &f.priors, f.num_iters);
     learner
-}
-
-/// Scores in the fixture's label order.
-fn scores(f: &FewShotFixture, learner: &FewShot, x: &[f32]) -> Vec<f32> {
-    let p = learner.predict(x);
-    f.labels.iter().map(|l| p[learner.labels.iter().position(|x| x == l).unwrap()]).collect()
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -36,7 +30,7 @@ fn scores_equal_the_recorded_native_scores() {
     let learner = trained(&f, &f.train);
     let mut worst = 0.0f32;
     for ((x, _), want) in f.test.iter().zip(&f.expected) {
-        let got = scores(&f, &learner, x);
+        let got = scores_in_order(&learner, &f.labels, x);
         worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(worst, f32::max);
     }
     assert!(worst <= 1e-6, "largest difference from the recorded scores: {worst}");
@@ -47,7 +41,7 @@ fn beats_nearest_centroid_and_zero_shot_on_the_fixture() {
     let f = fewshot_fixture();
     let all: Vec<usize> = (0..f.labels.len()).collect();
     let learner = trained(&f, &f.train);
-    let ours = accuracy(&f, |x| argmax(&scores(&f, &learner, x)), &all);
+    let ours = accuracy(&f, |x| argmax(&scores_in_order(&learner, &f.labels, x)), &all);
     let centroids: Vec<Vec<f32>> = (0..f.labels.len())
         .map(|c| {
             let rows: Vec<&Vec<f32>> = f.train.iter().filter(|(_, l)| *l == f.labels[c]).map(|(x, _)| x).collect();
@@ -68,10 +62,10 @@ fn an_update_with_new_classes_only_keeps_the_old_ones() {
         f.train.iter().cloned().partition(|(_, l)| f.labels[..5].contains(l));
     let old_classes: Vec<usize> = (0..5).collect();
     let before = trained(&f, &old);
-    let before_accuracy = accuracy(&f, |x| argmax(&scores_of(&before, &f.labels[..5], x)), &old_classes);
+    let before_accuracy = accuracy(&f, |x| argmax(&scores_in_order(&before, &f.labels[..5], x)), &old_classes);
     let mut after = before.clone();
     after.train(&new, &f.priors, f.num_iters);
-    let after_accuracy = accuracy(&f, |x| argmax(&scores(&f, &after, x)), &old_classes);
+    let after_accuracy = accuracy(&f, |x| argmax(&scores_in_order(&after, &f.labels, x)), &old_classes);
     eprintln!("old classes' accuracy: {before_accuracy:.3} before the update, {after_accuracy:.3} after");
     // Two more classes to confuse them with may cost a little, never the collapse an update
     // on the new classes alone gives an online learner.
@@ -82,11 +76,6 @@ fn an_update_with_new_classes_only_keeps_the_old_ones() {
         let (a, b) = (after.predict(x), at_once.predict(x));
         assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() <= 1e-6), "{a:?} vs {b:?}");
     }
-}
-
-fn scores_of(learner: &FewShot, labels: &[String], x: &[f32]) -> Vec<f32> {
-    let p = learner.predict(x);
-    labels.iter().map(|l| p[learner.labels.iter().position(|x| x == l).unwrap()]).collect()
 }
 
 #[test]

@@ -33,6 +33,13 @@ pub struct FewShotFixture {
     pub expected: Vec<Vec<f32>>,
 }
 
+/// A few-shot learner's scores of `x` in the order of `labels` (the learner numbers its
+/// classes as first seen).
+pub fn scores_in_order(learner: &triage::fewshot::FewShot, labels: &[String], x: &[f32]) -> Vec<f32> {
+    let p = learner.predict(x);
+    labels.iter().map(|l| p[learner.labels.iter().position(|x| x == l).unwrap()]).collect()
+}
+
 pub fn fewshot_fixture() -> FewShotFixture {
     let bytes = include_bytes!("../fixtures/fewshot/r8_minilm.f32");
     let meta: serde_json::Value = serde_json::from_str(include_str!("../fixtures/fewshot/r8_minilm.json")).unwrap();
