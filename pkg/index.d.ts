@@ -116,6 +116,8 @@ export interface BackendInfo {
   fallbackAdapter: boolean;
   /** Why `auto` did not use WebGPU. */
   fallbackReason: string | null;
+  /** The wasm module's cargo profile: "release" (shipped) or "dev" (`pkg/build.sh` without --release). */
+  build: "release" | "dev";
 }
 
 export interface Options {

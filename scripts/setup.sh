@@ -3,9 +3,9 @@
 # has: each step checks first, says what it installs, and takes a moment when all is
 # there. Sourced by pkg/build.sh (the wasm toolchain) and tests/run.sh (everything).
 #
-#   source scripts/setup.sh; setup_wasm_toolchain; setup_python_numpy; setup_browser
+#   source scripts/setup.sh; setup_wasm_toolchain; setup_browser; setup_npm_packages DIR
 #
-# Needs Rust by rustup, python3, and for the browser tests Debian's apt and Node.js + npm.
+# Needs Rust by rustup, and for the browser tests Debian's apt and Node.js + npm.
 
 setup_say() { echo "setup: $*" >&2; }
 
@@ -26,24 +26,11 @@ setup_wasm_toolchain() {
   fi
 }
 
-# A Python with numpy for models/fetch.py (multilingual-e5-small is dequantised with it):
-# python3 itself if it has numpy, else a venv at $TRIAGE_VENV (default
-# ~/.cache/triage/venv), put first on PATH.
-setup_python_numpy() {
-  python3 -c "import numpy" 2>/dev/null && return 0
-  local venv="${TRIAGE_VENV:-$HOME/.cache/triage/venv}"
-  if ! "$venv/bin/python" -c "import numpy" 2>/dev/null; then
-    setup_say "creating a Python venv with numpy in $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet numpy
-  fi
-  export PATH="$venv/bin:$PATH"
-}
-
 # Debian's Chromium + ChromeDriver (headless, WebGPU on SwiftShader) and Node.js + npm.
+# (TRIAGE_CHROMIUM / TRIAGE_CHROMEDRIVER: where they are looked for; tests/setup.test.sh
+# points them at a scratch folder.)
 setup_browser() {
-  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ ! -x "${TRIAGE_CHROMIUM:-/usr/bin/chromium}" ] || [ ! -x "${TRIAGE_CHROMEDRIVER:-/usr/bin/chromedriver}" ]; then
     setup_say "installing Debian's chromium and chromium-driver (apt-get)"
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -51,4 +38,15 @@ setup_browser() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
   command -v node >/dev/null && command -v npm >/dev/null || { setup_say "node/npm not found: install Node.js"; return 1; }
+}
+
+# The npm packages of DIR's package-lock.json (npm ci), unless node_modules already holds
+# exactly them: npm writes node_modules/.package-lock.json, which then matches the lock.
+setup_npm_packages() {
+  local dir="$1"
+  if [ -f "$dir/node_modules/.package-lock.json" ] && [ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    return 0
+  fi
+  setup_say "installing the npm packages of $dir (npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent)
 }

@@ -234,7 +234,7 @@ impl Encoder {
     ) -> Result<Self> {
         let missing = |path: &Path, e: std::io::Error| {
             TriageError::ModelUnavailable(format!(
-                "Model '{}' is not available: cannot read {} ({e}). Run `python3 models/fetch.py {}` first.",
+                "Model '{}' is not available: cannot read {} ({e}). Run `triage pull {}` first.",
                 spec.id,
                 path.display(),
                 spec.id

@@ -3,7 +3,7 @@
 //!
 //! - [`api`]: Jina's request/response types, validated up front.
 //! - [`error`]: one error enum rendering Jina's `ErrorResponse`.
-//! - [`registry`]: the table of models.
+//! - [`registry`]: the table of models; `pull` (native): their files onto this machine.
 //! - [`image`], [`jpeg`]: image inputs, decoding (JPEG as Pillow decodes it) and preprocessing.
 //! - [`models`]: the networks, in burn; [`weights`]: streaming checkpoint loading;
 //!   [`encoder`]: tokenizer + network.
@@ -23,6 +23,8 @@ pub mod fewshot;
 pub mod image;
 pub mod jpeg;
 pub mod models;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pull;
 pub mod registry;
 #[cfg(all(feature = "serve", not(target_arch = "wasm32")))]
 pub mod server;

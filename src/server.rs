@@ -264,7 +264,7 @@ fn model_info(spec: &ModelSpec, models_dir: &Path) -> Value {
         "max_output_length": spec.dim,
         "input_modalities": ["text"],
         "output_modalities": ["embeddings"],
-        "hugging_face_id": spec.source,
+        "hugging_face_id": spec.hub.repo,
         "quantization": "",
         "supported_features": if spec.tasks.is_empty() { json!([]) } else { json!(["task", "dimensions"]) },
         "size_bytes": spec.size_bytes(),

@@ -219,7 +219,9 @@ impl Triage {
         Ok(Triage { inner })
     }
 
-    /// `{ name: "webgpu"|"cpu", adapter, fallbackAdapter, fallbackReason }`.
+    /// `{ name: "webgpu"|"cpu", adapter, fallbackAdapter, fallbackReason, build }`; `build` is
+    /// the wasm module's cargo profile, `"release"` or `"dev"` (`bash pkg/build.sh` without
+    /// `--release`), so a page can say which one it runs.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> JsValue {
         let b = &self.inner.backend;
@@ -232,6 +234,8 @@ impl Triage {
             &"fallbackReason".into(),
             &b.fallback_reason.clone().map(JsValue::from).unwrap_or(JsValue::NULL),
         );
+        let build = if cfg!(debug_assertions) { "dev" } else { "release" };
+        let _ = Reflect::set(&o, &"build".into(), &build.into());
         o.into()
     }
 

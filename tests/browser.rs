@@ -5,7 +5,7 @@
 //! reopened database, two writers, a corrupt record).
 //!
 //! Files are fetched from the test server, which serves the crate root: fixtures from
-//! `/tests/fixtures/`, model files from `/models/cache/<id>/` (`python3 models/fetch.py all`).
+//! `/tests/fixtures/`, model files from `/models/cache/<id>/` (`triage pull all-minilm-l6-v2 multilingual-e5-small`).
 //! Run: `bash tests/run.sh` (README, "Test it") or the cargo command it shows.
 #![cfg(target_arch = "wasm32")]
 
@@ -71,7 +71,7 @@ async fn fetch_bytes(url: &str) -> Vec<u8> {
     let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().into();
     let response: web_sys::Response =
         JsFuture::from(Promise::from(fetch.call1(&JsValue::NULL, &url.into()).unwrap())).await.unwrap().into();
-    assert!(response.ok(), "{url}: HTTP {} (run `python3 models/fetch.py all`)", response.status());
+    assert!(response.ok(), "{url}: HTTP {} (run `triage pull all-minilm-l6-v2 multilingual-e5-small`)", response.status());
     let buf = JsFuture::from(response.array_buffer().unwrap()).await.unwrap();
     js_sys::Uint8Array::new(&buf).to_vec()
 }

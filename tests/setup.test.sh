@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The set-up logic (scripts/setup.sh) on a machine that lacks things: stub rustup, cargo,
-# wasm-bindgen and python3 on PATH pretend the wasm32 target, wasm-bindgen-cli and numpy
-# are missing; each setup step must install exactly the missing piece (the stubs log what
-# they were asked), and must ask nothing when everything is there.
+# wasm-bindgen, apt-get and npm on PATH pretend the wasm32 target, wasm-bindgen-cli,
+# Chromium + ChromeDriver and the npm packages are missing; each setup step must install
+# exactly the missing piece (the stubs log what they were asked), and must ask nothing when
+# everything is there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -31,20 +32,29 @@ cat > "$stubs/wasm-bindgen" <<STUB
 #!/usr/bin/env bash
 echo "wasm-bindgen \$(cat "$work/bindgen-version" 2>/dev/null || echo 0.0.1)"
 STUB
-# python3 without numpy, whose venv module makes a venv whose python has "numpy".
-cat > "$stubs/python3" <<STUB
+# apt-get "installs" chromium and chromium-driver where TRIAGE_CHROMIUM(DRIVER) point.
+cat > "$stubs/apt-get" <<STUB
 #!/usr/bin/env bash
-echo "python3 \$*" >> "$log"
-if [ "\$1" = -m ] && [ "\$2" = venv ]; then
-  mkdir -p "\$3/bin"
-  printf '#!/usr/bin/env bash\necho "venv-python \$*" >> "$log"\nexit 0\n' > "\$3/bin/python"
-  chmod +x "\$3/bin/python"
-  exit 0
+echo "apt-get \$*" >> "$log"
+if [ "\$1" = install ]; then
+  printf '#!/bin/sh\n' > "$work/chromium"; printf '#!/bin/sh\n' > "$work/chromedriver"
+  chmod +x "$work/chromium" "$work/chromedriver"
 fi
-exit 1
 STUB
+cat > "$stubs/id" <<STUB
+#!/usr/bin/env bash
+echo 0
+STUB
+for tool in node npm; do
+  cat > "$stubs/$tool" <<STUB
+#!/usr/bin/env bash
+echo "$tool \$*" >> "$log"
+[ "\$1" = ci ] && mkdir -p node_modules && echo '{}' > node_modules/.package-lock.json
+exit 0
+STUB
+done
 chmod +x "$stubs"/*
-run() { PATH="$stubs:/usr/bin:/bin" TRIAGE_VENV="$work/venv" bash -c "source '$root/scripts/setup.sh'; $1" 2>> "$work/said"; }
+run() { PATH="$stubs:/usr/bin:/bin" TRIAGE_CHROMIUM="$work/chromium" TRIAGE_CHROMEDRIVER="$work/chromedriver" bash -c "source '$root/scripts/setup.sh'; $1" 2>> "$work/said"; }
 
 run setup_wasm_toolchain
 check "adds the missing wasm32 target" 'grep -qx "rustup target add wasm32-unknown-unknown" "$log"'
@@ -55,12 +65,23 @@ run setup_wasm_toolchain
 check "asks nothing once both are there" '! grep -q "target add\|cargo install" "$log"'
 
 : > "$log"
-run 'setup_python_numpy; command -v python' > "$work/python-path"
-check "makes a venv when python3 has no numpy" 'grep -q "python3 -m venv $work/venv" "$log"'
-check "installs numpy into it" 'grep -q "venv-python -m pip install --quiet numpy" "$log"'
+run setup_browser
+check "installs chromium and chromium-driver when they are missing" 'grep -q "apt-get install -y -qq chromium chromium-driver" "$log"'
 : > "$log"
-run setup_python_numpy
-check "reuses the venv next time" '! grep -q "python3 -m venv" "$log"'
+run setup_browser
+check "asks apt nothing once they are there" '! grep -q "apt-get" "$log"'
+
+mkdir -p "$work/app"; echo '{}' > "$work/app/package-lock.json"; touch -d '1 hour ago' "$work/app/package-lock.json"
+: > "$log"
+run "setup_npm_packages '$work/app'"
+check "installs the npm packages when node_modules is missing" 'grep -qx "npm ci --no-audit --no-fund --silent" "$log"'
+: > "$log"
+run "setup_npm_packages '$work/app'"
+check "leaves node_modules alone when it matches the lock" '! grep -q "npm" "$log"'
+touch "$work/app/package-lock.json"; sleep 1; touch "$work/app/package-lock.json"
+: > "$log"
+run "setup_npm_packages '$work/app'"
+check "installs again when the lock changed" 'grep -q "npm ci" "$log"'
 
 echo "setup: $passed passed, $failed failed"
 [ "$failed" = 0 ]

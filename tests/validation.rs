@@ -375,7 +375,7 @@ fn missing_or_damaged_model_files_are_refused_clearly() {
     let empty = tempfile::tempdir().unwrap();
     let err = Encoder::from_dir(spec, empty.path(), &device, true).err().unwrap();
     assert_eq!(err.code(), "SERVICE_UNAVAILABLE");
-    assert!(err.to_string().contains("models/fetch.py"), "{err}");
+    assert!(err.to_string().contains("triage pull"), "{err}");
 
     let damaged = tempfile::tempdir().unwrap();
     for f in ["config.json", "tokenizer.json", "model.safetensors"] {

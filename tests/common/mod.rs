@@ -8,7 +8,7 @@ use triage::encoder::Encoder;
 use triage::registry::{self, ModelSpec};
 use triage::store::ClassifierStore;
 
-/// The fetched model files (`python3 models/fetch.py all`). Tests that need a model fail,
+/// The fetched model files (`triage pull all-minilm-l6-v2 multilingual-e5-small`). Tests that need a model fail,
 /// never skip, when the files are missing.
 pub fn models_dir() -> PathBuf {
     std::env::var_os("TRIAGE_MODELS_DIR")
@@ -65,7 +65,7 @@ pub fn fewshot_fixture() -> FewShotFixture {
 pub fn encoder(id: &str) -> Encoder {
     let spec = registry::find(id).unwrap();
     Encoder::from_dir(spec, &models_dir().join(id), &burn::tensor::Device::flex(), true)
-        .unwrap_or_else(|e| panic!("{id}: {e} (run `python3 models/fetch.py all`)"))
+        .unwrap_or_else(|e| panic!("{id}: {e} (run `triage pull all-minilm-l6-v2 multilingual-e5-small`)"))
 }
 
 /// An engine over the fetched models; requests naming no model use all-MiniLM-L6-v2 (the

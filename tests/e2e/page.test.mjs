@@ -79,6 +79,8 @@ try {
   const badge = await page.locator("#backend").textContent();
   console.log(`page ready after ${((Date.now() - t0) / 1000).toFixed(1)} s on ${badge}`);
   assert.ok(backend === "auto" || badge.toLowerCase().includes(backend === "cpu" ? "cpu" : "webgpu"), badge);
+  // The test command builds pkg/ in the dev profile; the page must say so.
+  assert.ok(badge.endsWith(" · dev build"), badge);
   assert.match(await page.locator("#model option:checked").textContent(), /all-minilm-l6-v2 · \d+ MB · cached/);
   assert.match(await page.locator("#curl").textContent(), /\/v1\/classify/);
   await shot("loaded");
