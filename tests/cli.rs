@@ -186,3 +186,40 @@ fn bad_input_exits_non_zero_with_error_response() {
         assert!(!err["detail"].as_str().unwrap().is_empty());
     }
 }
+
+/// `triage models` lists every registry model with its files' states; `triage pull` of an
+/// unknown model is Jina's model-not-found error and writes nothing.
+#[test]
+fn models_lists_the_registry_and_pull_refuses_unknown_models() {
+    let store = tempfile::tempdir().unwrap();
+    let models = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(models.path().join("all-minilm-l6-v2")).unwrap();
+    std::fs::write(models.path().join("all-minilm-l6-v2/config.json"), "{}").unwrap();
+    std::fs::write(models.path().join("all-minilm-l6-v2/model.safetensors.part"), "half").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_triage"))
+            .args(args)
+            .args(["--quiet", "--models-dir"])
+            .arg(models.path())
+            .env("TRIAGE_STORE_DIR", store.path())
+            .output()
+            .unwrap()
+    };
+    let listed = ok_json(&run(&["models"]));
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let known: Vec<&str> = triage::registry::MODELS.iter().map(|m| m.id).collect();
+    assert_eq!(ids, known);
+    let minilm = &listed[ids.iter().position(|id| *id == "all-minilm-l6-v2").unwrap()];
+    assert_eq!(minilm["pulled"], false);
+    let state = |name: &str| minilm["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["state"].clone();
+    assert_eq!(state("config.json"), "pulled");
+    assert_eq!(state("model.safetensors"), "partial");
+    assert_eq!(state("tokenizer.json"), "missing");
+    assert_eq!(minilm["revision"].as_str().unwrap().len(), 40);
+
+    let out = run(&["pull", "gpt-9"]);
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(err["code"], "INPUT_MODEL_NOT_FOUND");
+    assert!(!models.path().join("gpt-9").exists());
+}
