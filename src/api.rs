@@ -515,6 +515,27 @@ pub struct DeleteResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embeddings_take_openais_encoding_format_and_user() {
+        let parse = |v: Value| EmbeddingsRequest::from_json(&v);
+        let r = parse(serde_json::json!({"input": ["a"], "model": "m", "encoding_format": "base64", "user": "u-1"})).unwrap();
+        assert_eq!(r.embedding_types, [EmbeddingType::Base64]);
+        assert!(!r.embedding_type_is_list);
+        let r = parse(serde_json::json!({"input": "a", "encoding_format": "float"})).unwrap();
+        assert_eq!(r.embedding_types, [EmbeddingType::Float]);
+        // Agreeing fields are fine; disagreeing or unknown ones are Jina's validation error.
+        assert!(parse(serde_json::json!({"input": "a", "encoding_format": "base64", "embedding_type": "base64"})).is_ok());
+        for bad in [
+            serde_json::json!({"input": "a", "encoding_format": "base64", "embedding_type": "float"}),
+            serde_json::json!({"input": "a", "encoding_format": "binary"}),
+            serde_json::json!({"input": "a", "encoding_format": 1}),
+            serde_json::json!({"input": "a", "user": 5}),
+        ] {
+            assert_eq!(parse(bad.clone()).unwrap_err().code(), "INPUT_VALIDATION_ERROR", "{bad}");
+        }
+    }
+
     use serde_json::json;
 
     #[test]
@@ -617,7 +638,10 @@ impl EmbeddingType {
     }
 }
 
-/// `POST /v1/embeddings` (Jina's `EmbeddingsV3Request` shape, text inputs).
+/// `POST /v1/embeddings` (Jina's `EmbeddingsV3Request` shape, text inputs), also in
+/// OpenAI's shape: `encoding_format` (`"float"` | `"base64"`, what OpenAI's SDKs send, base64
+/// of little-endian f32 as OpenAI returns it) stands for `embedding_type`, and `user` is
+/// accepted and ignored (never stored or logged). `dimensions` means the same in both.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddingsRequest {
     /// `None`: the engine's default model.
@@ -648,7 +672,24 @@ fn bool_field(obj: &Map<String, Value>, field: &str, default: bool) -> Result<bo
 impl EmbeddingsRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
         let obj = object(v, "The request body")?;
-        reject_unknown(obj, &["model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task"])?;
+        reject_unknown(
+            obj,
+            &["model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task", "encoding_format", "user"],
+        )?;
+        match obj.get("user") {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(_) => return Err(TriageError::validation("user", "'user' must be a string")),
+        }
+        let encoding_format = match obj.get("encoding_format") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s == "float" || s == "base64" => Some(EmbeddingType::parse(s, "encoding_format")?),
+            Some(_) => {
+                return Err(TriageError::validation(
+                    "encoding_format",
+                    "'encoding_format' must be \"float\" or \"base64\" (OpenAI's values; Jina's embedding_type has more)",
+                ));
+            }
+        };
         let model = non_empty_string_field(obj, "model")?;
         let input = parse_one_or_many(obj.get("input"), |v, field| match parse_input_item(v, field)? {
             Input::Text(t) => Ok(t),
@@ -658,7 +699,7 @@ impl EmbeddingsRequest {
             )),
         })?;
         let (embedding_types, embedding_type_is_list) = match obj.get("embedding_type") {
-            None | Some(Value::Null) => (vec![EmbeddingType::Float], false),
+            None | Some(Value::Null) => (vec![encoding_format.unwrap_or(EmbeddingType::Float)], false),
             Some(Value::String(s)) => (vec![EmbeddingType::parse(s, "embedding_type")?], false),
             Some(Value::Array(items)) if !items.is_empty() => {
                 let mut types = Vec::new();
@@ -681,6 +722,15 @@ impl EmbeddingsRequest {
                 ));
             }
         };
+        // Both named: they must agree (Jina's field wins where they could differ in meaning).
+        if let (Some(format), Some(_)) = (encoding_format, obj.get("embedding_type").filter(|t| !t.is_null()))
+            && (embedding_type_is_list || embedding_types != [format])
+        {
+            return Err(TriageError::validation(
+                "encoding_format",
+                "'encoding_format' and 'embedding_type' name different encodings: give one of them",
+            ));
+        }
         let dimensions = match obj.get("dimensions") {
             None | Some(Value::Null) => None,
             Some(d) => match d.as_u64() {

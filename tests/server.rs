@@ -164,6 +164,25 @@ fn every_endpoint_answers_in_jinas_shapes() {
 
     let embedded = ok(post(&server, "/v1/embeddings", None, json!({"model": "all-minilm-l6-v2", "input": ["hello"]})));
     assert_eq!(embedded["data"][0]["embedding"].as_array().unwrap().len(), 384);
+    // What OpenAI's SDKs send by default: `encoding_format: "base64"` (little-endian f32),
+    // and a `user`; the answer carries OpenAI's fields too.
+    let openai = ok(post(
+        &server,
+        "/v1/embeddings",
+        None,
+        json!({"model": "all-minilm-l6-v2", "input": ["hello"], "encoding_format": "base64", "user": "someone"}),
+    ));
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(openai["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let decoded: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let floats: Vec<f32> = embedded["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    assert_eq!(decoded, floats);
+    assert_eq!(openai["object"], "list");
+    assert_eq!(openai["data"][0]["object"], "embedding");
+    assert_eq!(openai["data"][0]["index"], 0);
+    assert!(openai["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(openai["usage"]["total_tokens"], openai["usage"]["prompt_tokens"]);
+    assert_eq!(openai["model"], "all-minilm-l6-v2");
 
     let deleted = ok(call("DELETE", &server.url(&format!("/v1/classifiers/{id}")), None, None));
     assert_eq!(deleted["deleted"], true);

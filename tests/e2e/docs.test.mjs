@@ -67,7 +67,9 @@ async function runShell(block, port, store) {
   const prelude = `
 set -e
 cargo() {
-  if [ "$1 $2 $3" != "run --release --" ]; then echo "docs test: no stand-in for: cargo $*" >&2; return 97; fi
+  # Only the reader's \`cargo run --release -- …\` stands for the built binary; the scripts a
+  # block calls (pkg/build.sh) run the real cargo.
+  if [ "$1 $2 $3" != "run --release --" ]; then command cargo "$@"; return; fi
   shift 3; "${BIN}" "$@"
 }
 curl() { command curl --silent --show-error --retry 120 --retry-delay 1 --retry-connrefused "$@"; }
@@ -87,11 +89,14 @@ export -f cargo curl
   let exited = null;
   child.on("exit", (c) => (exited = c));
   const startsServer = /\bserve\b/.test(block.code);
+  // The server is the block's last command (not put in the background): the block never ends.
+  const lastLine = block.code.trimEnd().split("\n").at(-1);
+  const endsInServer = /\bserve\b/.test(lastLine) && !lastLine.replace(/#.*$/, "").trimEnd().endsWith("&");
   const deadline = Date.now() + 20 * 60 * 1000;
   let served = null;
   while (Date.now() < deadline) {
     if (exited !== null) break;
-    if (startsServer && !block.code.trimEnd().endsWith("&") && (await get(`http://127.0.0.1:${port}/health`))?.status === 200) {
+    if (endsInServer && (await get(`http://127.0.0.1:${port}/health`))?.status === 200) {
       // A block whose last command is the server: it never exits; check it live.
       break;
     }
@@ -132,7 +137,15 @@ async function runModule(block, browser, port, store) {
     const page = await browser.newPage();
     const logs = [];
     const errors = [];
-    page.on("console", (m) => (m.type() === "error" ? errors : logs).push(m.text()));
+    // The browser's own "Failed to load resource" console lines are reported by URL below.
+    page.on("console", (m) => {
+      if (m.type() !== "error") logs.push(m.text());
+      else if (!m.text().startsWith("Failed to load resource")) errors.push(m.text());
+    });
+    page.on("response", (r) => {
+      // The page asks for a favicon nobody wrote; anything else missing is a failure.
+      if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) errors.push(`${r.url()}: HTTP ${r.status()}`);
+    });
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForFunction(() => document.title === "done" || document.title === "failed", null, { timeout: 15 * 60 * 1000 });
