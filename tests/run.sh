@@ -47,5 +47,8 @@ node tests/e2e/app.test.mjs
 echo "== the demo page through triage serve (Playwright)"
 node tests/e2e/page.test.mjs
 
+echo "== OpenAI's JS SDK against triage serve"
+node tests/e2e/openai.test.mjs
+
 echo "== every code block of README.md and docs/ (run as a reader runs it)"
 TRIAGE_TEST_COMMAND=1 node tests/e2e/docs.test.mjs
