@@ -74,22 +74,14 @@ pub fn verify_sha256(spec: &ModelSpec, name: &str, bytes: &[u8]) -> Result<()> {
 /// Checks a file on disk against the registry, streaming it (weights can be large); a file
 /// with no pinned digest is not read at all.
 fn verify_file(spec: &ModelSpec, name: &str, path: &Path) -> Result<()> {
-    use std::io::Read;
     if !spec.files.iter().any(|f| f.name == name && f.sha256.is_some()) {
         return Ok(());
     }
     let mut file = std::fs::File::open(path)
         .map_err(|e| TriageError::ModelUnavailable(format!("cannot open {}: {e}", path.display())))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = Read::read(&mut file, &mut buf)
-            .map_err(|e| TriageError::ModelUnavailable(format!("cannot read {}: {e}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    std::io::copy(&mut file, &mut hasher)
+        .map_err(|e| TriageError::ModelUnavailable(format!("cannot read {}: {e}", path.display())))?;
     check_digest(spec, name, hasher.finalize().into())
 }
 

@@ -75,16 +75,9 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> TriageError + '_ {
 
 /// The sha256 of a file, hex.
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
-    }
+    std::io::copy(&mut File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// `name.part` beside `path`.
@@ -127,13 +120,11 @@ impl<'a> Puller<'a> {
                 missing.push(file);
             }
         }
-        let states = |missing: &[&ModelFile]| {
-            spec.files
-                .iter()
-                .map(|f| (f.name, if missing.iter().any(|m| m.name == f.name) { FileState::Fetched } else { FileState::Present }))
-                .collect()
-        };
-        let fetched = missing.clone();
+        let states = spec
+            .files
+            .iter()
+            .map(|f| (f.name, if missing.iter().any(|m| m.name == f.name) { FileState::Fetched } else { FileState::Present }))
+            .collect();
         for package in spec.packages {
             let wanted: Vec<&Unpack> = package
                 .contents
@@ -156,7 +147,7 @@ impl<'a> Puller<'a> {
                 ));
             }
         }
-        Ok(states(&fetched))
+        Ok(states)
     }
 
     /// Whether `file` is complete in `dir`; a pinned file is hashed. A file whose digest is
@@ -321,17 +312,8 @@ impl<'a> Puller<'a> {
         let mut out = OpenOptions::new().create(true).write(true).truncate(false).open(&part).map_err(io_error(&part))?;
         if have > 0 {
             // Hash what the earlier pull wrote, then append after it.
-            let mut earlier = File::open(&part).map_err(io_error(&part))?;
-            let mut buf = vec![0u8; 1 << 20];
-            let mut left = have;
-            while left > 0 {
-                let n = earlier.read(&mut buf[..left.min(1 << 20) as usize]).map_err(io_error(&part))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                left -= n as u64;
-            }
+            let earlier = File::open(&part).map_err(io_error(&part))?;
+            std::io::copy(&mut earlier.take(have), &mut hasher).map_err(io_error(&part))?;
         }
         out.set_len(have).map_err(io_error(&part))?;
         out.seek(std::io::SeekFrom::Start(have)).map_err(io_error(&part))?;
