@@ -50,3 +50,19 @@ setup_npm_packages() {
   setup_say "installing the npm packages of $dir (npm ci)"
   (cd "$dir" && npm ci --no-audit --no-fund --silent)
 }
+
+# A Python venv with tests/py/requirements.txt (the OpenAI Python SDK, schemathesis), at
+# TRIAGE_VENV (default tests/py/.venv); reinstalled only when the requirements change.
+setup_python_packages() {
+  local root venv req
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  venv="${TRIAGE_VENV:-$root/tests/py/.venv}"
+  req="$root/tests/py/requirements.txt"
+  if [ -x "$venv/bin/python" ] && cmp -s "$req" "$venv/triage-requirements.txt"; then
+    return 0
+  fi
+  command -v python3 >/dev/null || { setup_say "python3 not found: install Python 3.10 or later"; return 1; }
+  setup_say "installing the Python packages of tests/py/requirements.txt (venv at $venv)"
+  python3 -m venv "$venv" && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" \
+    && cp "$req" "$venv/triage-requirements.txt"
+}

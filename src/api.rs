@@ -155,8 +155,9 @@ fn parse_input_item(v: &Value, field: &str) -> Result<Input> {
     match v {
         Value::String(s) => Ok(Input::Text(s.clone())),
         Value::Object(o) => {
-            reject_unknown(o, &["text", "image"]).map_err(|_| {
-                TriageError::validation(field, format!("{field}: an input object has exactly one of 'text' or 'image'"))
+            reject_unknown(o, &["text", "image"]).map_err(|e| match e {
+                TriageError::Validation { detail, .. } => TriageError::validation(field, format!("{field}: {detail}")),
+                other => other,
             })?;
             match (o.get("text"), o.get("image")) {
                 (Some(Value::String(t)), None) => Ok(Input::Text(t.clone())),
@@ -536,6 +537,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn embeddings_accept_late_chunking_off_and_refuse_it_on() {
+        for off in [json!(false), Value::Null] {
+            assert!(EmbeddingsRequest::from_json(&json!({"input": "a", "late_chunking": off})).is_ok());
+        }
+        let err = EmbeddingsRequest::from_json(&json!({"input": "a", "late_chunking": true})).unwrap_err();
+        assert_eq!((err.code(), err.to_response().errors[0].field.as_str()), ("INPUT_VALIDATION_ERROR", "late_chunking"));
+    }
+
     use serde_json::json;
 
     #[test]
@@ -674,8 +684,20 @@ impl EmbeddingsRequest {
         let obj = object(v, "The request body")?;
         reject_unknown(
             obj,
-            &["model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task", "encoding_format", "user"],
+            &[
+                "model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task", "late_chunking",
+                "encoding_format", "user",
+            ],
         )?;
+        // Jina's late chunking (one pass over all inputs, pooled per input) is not
+        // implemented: `false` is what every request without it means, `true` is refused
+        // rather than silently embedding each input alone.
+        if bool_field(obj, "late_chunking", false)? {
+            return Err(TriageError::validation(
+                "late_chunking",
+                "'late_chunking': true is not supported by triage: each input is embedded on its own (omit it or send false)",
+            ));
+        }
         match obj.get("user") {
             None | Some(Value::Null | Value::String(_)) => {}
             Some(_) => return Err(TriageError::validation("user", "'user' must be a string")),

@@ -5,6 +5,11 @@
 //! request that fails schema validation with a 422 `HTTPValidationError`
 //! (`detail` + `errors[]`, no code); triage gives those the code `INPUT_VALIDATION_ERROR`
 //! so that every error a caller sees has a machine-readable code.
+//!
+//! Every error also carries OpenAI's error object (`error: {message, type, code, param}`):
+//! the OpenAI SDKs read only that object, so without it an application calling
+//! `/v1/embeddings` through them sees "400 status code (no body)" instead of the reason.
+//! Jina's schema allows the extra property; Jina's `code` and `detail` stay as they are.
 
 use serde::Serialize;
 
@@ -49,13 +54,25 @@ pub enum TriageError {
 
 pub type Result<T, E = TriageError> = std::result::Result<T, E>;
 
-/// Jina's `ErrorResponse`, plus the `errors` list of its 422 `HTTPValidationError`.
+/// Jina's `ErrorResponse`, plus the `errors` list of its 422 `HTTPValidationError` and
+/// OpenAI's `error` object.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ErrorResponse {
     pub code: &'static str,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    pub error: OpenAiError,
+}
+
+/// OpenAI's error object: `code` is Jina's code, `param` the request field at fault.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenAiError {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub param: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -109,14 +126,29 @@ impl TriageError {
         }
     }
 
+    /// OpenAI's error `type` for this error's status.
+    fn openai_type(&self) -> &'static str {
+        match self.http_status() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            400..=499 => "invalid_request_error",
+            _ => "server_error",
+        }
+    }
+
     pub fn to_response(&self) -> ErrorResponse {
-        let errors = match self {
-            TriageError::Validation { field, detail } => {
-                vec![FieldError { field: field.clone(), message: detail.clone(), kind: "value_error" }]
-            }
-            _ => Vec::new(),
+        let (errors, param) = match self {
+            TriageError::Validation { field, detail } => (
+                vec![FieldError { field: field.clone(), message: detail.clone(), kind: "value_error" }],
+                Some(field.clone()),
+            ),
+            TriageError::ModelNotFound { .. } => (Vec::new(), Some("model".to_string())),
+            _ => (Vec::new(), None),
         };
-        ErrorResponse { code: self.code(), detail: self.to_string(), errors }
+        let detail = self.to_string();
+        let error = OpenAiError { message: detail.clone(), kind: self.openai_type(), code: self.code(), param };
+        ErrorResponse { code: self.code(), detail, errors, error }
     }
 
     pub fn to_json(&self) -> String {
@@ -139,5 +171,17 @@ mod tests {
         assert_eq!(e.http_status(), 404);
         let v = TriageError::validation("input", "bad").to_response();
         assert_eq!(v.errors[0].field, "input");
+    }
+
+    #[test]
+    fn carries_openai_error_object() {
+        let v: serde_json::Value = serde_json::from_str(&TriageError::validation("input", "bad").to_json()).unwrap();
+        assert_eq!(v["error"], serde_json::json!({"message": "bad", "type": "invalid_request_error", "code": "INPUT_VALIDATION_ERROR", "param": "input"}));
+        let e = TriageError::ModelNotFound { model: "gpt-9".into(), available: "x".into() };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["error"]["param"], "model");
+        assert_eq!(v["error"]["message"], v["detail"]);
+        let v: serde_json::Value = serde_json::from_str(&TriageError::Internal("boom".into()).to_json()).unwrap();
+        assert_eq!((v["error"]["type"].as_str(), v["error"]["param"].is_null()), (Some("server_error"), true));
     }
 }

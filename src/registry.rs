@@ -155,6 +155,9 @@ pub struct ModelSpec {
     /// (a machine that reaches PyPI but not the hub can still run the model).
     pub packages: &'static [Package],
     pub description: &'static str,
+    /// When the model was first published, as Unix seconds (midnight UTC of that day):
+    /// `/v1/models`' `created`. Where only the month is known, its first day.
+    pub released: u64,
     /// Whether the model embeds images (inputs `{"image": …}`), and what each counts for.
     pub image_tokens: ImageTokens,
 }
@@ -232,6 +235,8 @@ pub const MODELS: &[ModelSpec] = &[
             ],
         }],
         description: "English, 6 layers, 384 dims, 90 MB (f32)",
+        // August 2021, with sentence-transformers' all-* models.
+        released: 1627776000,
         image_tokens: ImageTokens::None,
     },
     ModelSpec {
@@ -285,6 +290,8 @@ pub const MODELS: &[ModelSpec] = &[
             },
         ],
         description: "Multilingual (~100 languages), 12 layers, 384 dims; 4-bit weights dequantised to f32",
+        // June 2023.
+        released: 1685577600,
         image_tokens: ImageTokens::None,
     },
     ModelSpec {
@@ -316,6 +323,8 @@ pub const MODELS: &[ModelSpec] = &[
         hub: HubRepo { repo: "jinaai/jina-embeddings-v3", revision: JINA_V3_REVISION },
         packages: &[],
         description: "Multilingual (89 languages), 24 layers, 1024 dims (Matryoshka 32–1024), 5 task adapters; 1.1 GB (bf16)",
+        // 2024-09-09, the date Jina's own /v1/models gives.
+        released: 1725840000,
         image_tokens: ImageTokens::None,
     },
     ModelSpec {
@@ -339,6 +348,8 @@ pub const MODELS: &[ModelSpec] = &[
         hub: HubRepo { repo: "jinaai/jina-clip-v1", revision: JINA_CLIP_V1_REVISION },
         packages: &[],
         description: "English text + images (224 px), JinaBERT 12 layers + EVA02-B/16, 768 dims; 0.9 GB (f32)",
+        // 2024-06-05.
+        released: 1717545600,
         image_tokens: ImageTokens::PerImage(1000),
     },
     ModelSpec {
@@ -363,6 +374,8 @@ pub const MODELS: &[ModelSpec] = &[
         hub: HubRepo { repo: "jinaai/jina-clip-v2", revision: JINA_CLIP_V2_REVISION },
         packages: &[],
         description: "Multilingual text + images (512 px), XLM-R 24 layers + EVA02-L/14, 1024 dims (Matryoshka 32–1024); 1.7 GB (bf16)",
+        // November 2024.
+        released: 1730419200,
         image_tokens: ImageTokens::PerTile { side: 512, per_tile: 4000 },
     },
 ];

@@ -252,23 +252,42 @@ async fn delete_classifier<S: ClassifierStore + Send + Sync + 'static>(
     respond(deleted.await)
 }
 
-/// Jina's `ModelInfo` for a registry entry, plus triage's `size_bytes` and `available`
-/// (whether its files are in the models directory).
+/// Jina's `ModelInfo` for a registry entry (every field its schema requires), OpenAI's
+/// `Model` fields (`object`, `owned_by`), and triage's `size_bytes` and `available` (whether
+/// its files are in the models directory). `pricing` is all zeros and `datacenters` empty:
+/// the model runs on this machine.
 fn model_info(spec: &ModelSpec, models_dir: &Path) -> Value {
-    let available = spec.files.iter().all(|f| models_dir.join(spec.id).join(f.name).is_file());
+    let mut features = Vec::new();
+    if !spec.tasks.is_empty() {
+        features.push("task");
+    }
+    if !spec.matryoshka_dims.is_empty() {
+        features.push("dimensions");
+    }
+    let modalities = if spec.has_image_tower() { json!(["text", "image"]) } else { json!(["text"]) };
+    let owner = spec.hub.repo.split('/').next().unwrap_or_default();
     json!({
         "id": spec.id,
+        "object": "model",
+        "owned_by": owner,
         "name": spec.id,
+        "created": spec.released,
         "description": spec.description,
         "context_length": spec.max_tokens,
         "max_output_length": spec.dim,
-        "input_modalities": ["text"],
+        "input_modalities": modalities,
         "output_modalities": ["embeddings"],
         "hugging_face_id": spec.hub.repo,
         "quantization": "",
-        "supported_features": if spec.tasks.is_empty() { json!([]) } else { json!(["task", "dimensions"]) },
+        "pricing": {
+            "prompt": "0", "completion": "0", "image": "0", "request": "0",
+            "input_cache_read": "0", "input_cache_write": "0",
+        },
+        "supported_sampling_parameters": [],
+        "supported_features": features,
+        "datacenters": [],
         "size_bytes": spec.size_bytes(),
-        "available": available,
+        "available": spec.files_in(models_dir),
     })
 }
 
@@ -277,7 +296,7 @@ async fn models<S: ClassifierStore + Send + Sync + 'static>(
     headers: HeaderMap,
 ) -> Response {
     respond(app.caller(&headers).map(|_| {
-        json!({"data": registry::MODELS.iter().map(|m| model_info(m, &app.options.models_dir)).collect::<Vec<_>>()})
+        json!({"object": "list", "data": registry::MODELS.iter().map(|m| model_info(m, &app.options.models_dir)).collect::<Vec<_>>()})
     }))
 }
 
@@ -286,9 +305,12 @@ async fn model<S: ClassifierStore + Send + Sync + 'static>(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    respond(
-        app.caller(&headers).and_then(|_| registry::find(&id)).map(|spec| model_info(spec, &app.options.models_dir)),
-    )
+    // A model id in the path names a resource: an unknown one is 404 (as OpenAI's
+    // `models.retrieve` expects), while an unknown `model` in a request body stays Jina's 400.
+    let found = app.caller(&headers).and_then(|_| {
+        registry::find(&id).map_err(|_| TriageError::NotFound { kind: "Model", id: id.clone() })
+    });
+    respond(found.map(|spec| model_info(spec, &app.options.models_dir)))
 }
 
 async fn health<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Shared<S>>) -> Response {

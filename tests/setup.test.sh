@@ -53,6 +53,14 @@ echo "$tool \$*" >> "$log"
 exit 0
 STUB
 done
+# python3 -m venv makes a venv whose python logs what pip is asked.
+cat > "$stubs/python3" <<STUB
+#!/usr/bin/env bash
+echo "python3 \$*" >> "$log"
+if [ "\$1 \$2" = "-m venv" ]; then
+  mkdir -p "\$3/bin"; printf '#!/usr/bin/env bash\necho "venv-python \$*" >> "$log"\n' > "\$3/bin/python"; chmod +x "\$3/bin/python"
+fi
+STUB
 chmod +x "$stubs"/*
 run() { PATH="$stubs:/usr/bin:/bin" TRIAGE_CHROMIUM="$work/chromium" TRIAGE_CHROMEDRIVER="$work/chromedriver" bash -c "source '$root/scripts/setup.sh'; $1" 2>> "$work/said"; }
 
@@ -78,6 +86,13 @@ check "installs the npm packages when node_modules is missing" 'grep -qx "npm ci
 : > "$log"
 run "setup_npm_packages '$work/app'"
 check "leaves node_modules alone when it matches the lock" '! grep -q "npm" "$log"'
+
+: > "$log"
+run "TRIAGE_VENV='$work/venv' setup_python_packages"
+check "makes the venv and installs the requirements" 'grep -q "^python3 -m venv $work/venv" "$log" && grep -q "venv-python -m pip install .*-r .*tests/py/requirements.txt" "$log"'
+: > "$log"
+run "TRIAGE_VENV='$work/venv' setup_python_packages"
+check "leaves the venv alone when the requirements are unchanged" '! grep -q "python" "$log"'
 touch "$work/app/package-lock.json"; sleep 1; touch "$work/app/package-lock.json"
 : > "$log"
 run "setup_npm_packages '$work/app'"

@@ -7,6 +7,10 @@
 //   running this test, so it counts as run when TRIAGE_TEST_COMMAND is set.
 // - `js` blocks as a page's module under `triage serve` (the package at /pkg/, model files
 //   at /models/) in headless Chromium: they must finish, log, and throw nothing.
+// - `python` and `mjs` blocks are clients of a running `triage serve` (started for the block
+//   on a free port that replaces 8080): `python` runs in the test venv (TRIAGE_VENV, default
+//   tests/py/.venv: the OpenAI SDK, Haystack, LangChain), `mjs` in Node from tests/e2e (npm
+//   `openai`). They must exit 0 and print something.
 // A block in any other language fails the test: every block must be exercised.
 //
 //   node tests/e2e/docs.test.mjs      (TRIAGE_BIN: default target/debug/triage)
@@ -158,6 +162,30 @@ async function runModule(block, browser, port, store) {
   }
 }
 
+const PYTHON = join(resolve(ROOT, process.env.TRIAGE_VENV ?? "tests/py/.venv"), "bin/python");
+
+/** Runs a python or mjs block against `triage serve` on `port`; returns its exit code and output. */
+async function runClient(block, port, store) {
+  const server = spawn(BIN, ["serve", "--port", String(port), "--store", store], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  try {
+    while ((await get(`http://127.0.0.1:${port}/health`))?.status !== 200) await sleep(300);
+    const dir = mkdtempSync(join(ROOT, "tests/e2e/.docs-client-"));
+    const file = join(dir, block.lang === "python" ? "example.py" : "example.mjs");
+    writeFileSync(file, block.code.replaceAll("8080", String(port)));
+    const [cmd, cwd] = block.lang === "python" ? [PYTHON, dir] : [process.execPath, dir];
+    const child = spawn(cmd, [file], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise((ok) => child.on("exit", ok));
+    rmSync(dir, { recursive: true, force: true });
+    return { code, stdout, stderr };
+  } finally {
+    server.kill();
+  }
+}
+
 const all = blocks();
 console.log(`${all.length} code blocks in README.md and docs/`);
 let browser = null;
@@ -197,6 +225,11 @@ for (const block of all) {
       assert.ok(r.ok && r.errors.length === 0, `the example failed: ${r.errors.join("; ")}`);
       assert.ok(r.logs.length > 0, "the example logged nothing");
       console.log(`ok ${where}: ran in Chromium, logged: ${r.logs.join(" | ").slice(0, 300)}`);
+    } else if (block.lang === "python" || block.lang === "mjs") {
+      const r = await runClient(block, await freePort(), store);
+      if (r.code !== 0) throw new Error(`exited ${r.code}\n${r.stderr.slice(-3000)}`);
+      assert.ok(r.stdout.trim().length > 0, "the example printed nothing");
+      console.log(`ok ${where}: ran against triage serve, printed: ${r.stdout.trim().replaceAll("\n", " | ").slice(0, 200)}`);
     } else {
       throw new Error("no way to exercise a block in this language");
     }

@@ -56,23 +56,32 @@ try {
     return true;
   });
 
+  // Every error carries OpenAI's `error` object beside Jina's `code`/`detail`: the SDK's
+  // error then has Jina's code and message.
   await assert.rejects(client.embeddings.create({ model: "gpt-9", input: "x" }), (e) => {
     assert.ok(e instanceof OpenAI.BadRequestError, `${e.constructor.name}: ${e}`);
     assert.equal(e.status, 400);
+    assert.equal(e.code, "INPUT_MODEL_NOT_FOUND");
+    assert.equal(e.param, "model");
+    assert.match(e.message, /Model 'gpt-9' not found/);
     return true;
   });
-  // The body is Jina's ErrorResponse ({code, detail}). OpenAI's SDK reads only OpenAI's
-  // `error` object, so it shows "400 status code (no body)"; the code is in the body itself.
   const raw = await fetch(`${base}/v1/embeddings`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ model: "gpt-9", input: "x" }),
   });
   assert.equal(raw.status, 400);
-  assert.equal((await raw.json()).code, "INPUT_MODEL_NOT_FOUND");
+  const body = await raw.json();
+  assert.equal(body.code, "INPUT_MODEL_NOT_FOUND", "Jina's code stays where Jina puts it");
+  assert.equal(body.detail, body.error.message);
 
   const listed = [];
-  for await (const m of client.models.list()) listed.push(m.id);
+  for await (const m of client.models.list()) {
+    assert.equal(m.object, "model");
+    assert.ok(Number.isInteger(m.created) && typeof m.owned_by === "string", JSON.stringify(m));
+    listed.push(m.id);
+  }
   assert.ok(listed.includes(model) && listed.includes("jina-embeddings-v3"), listed.join(", "));
   console.log(`OpenAI JS SDK: embeddings (base64, float, one string, dimensions), errors and models.list() against triage serve: ok`);
 } catch (e) {
