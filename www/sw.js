@@ -3,7 +3,7 @@
 // weights are not handled here: the package keeps them in the Cache API itself.
 const CACHE = "triage-page-v1";
 const SHELL = ["./", "./index.html", "./app.js", "./style.css", "./samples.json",
-  "./pkg/index.js", "./pkg/worker.js", "./pkg/wasm/triage.js", "./pkg/wasm/triage_bg.wasm"];
+  "./pkg/index.js", "./pkg/engine.js", "./pkg/worker.js", "./pkg/wasm/triage.js", "./pkg/wasm/triage_bg.wasm"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS } from "./browser.mjs";
+import { assertJinaShape, responseSchemaOf } from "./jina-schema.mjs";
 import { serve } from "./serve.mjs";
 
 const backend = process.env.BACKEND ?? "auto";
@@ -50,6 +51,8 @@ try {
     assert.ok(Math.abs(sum - 1) < 1e-5);
   }
   assert.ok(zeroShot.usage.total_tokens > 0);
+  // What the package returns has the shapes of Jina's schema, as `triage serve` does.
+  assertJinaShape("ClassificationResponse", zeroShot);
   console.log("zero-shot predictions:", zeroShot.data.map((d) => d.prediction).join(", "));
   assert.equal(await page.locator("#few-shot").textContent(), "", "no classifier before training");
 
@@ -58,7 +61,9 @@ try {
   assert.equal(await page.locator("#error").textContent(), "");
   const trained = JSON.parse(await page.locator("#trained").textContent());
   assert.equal(trained.num_samples, 6);
+  assertJinaShape("TrainingResponse", trained);
   const before = JSON.parse(await page.locator("#few-shot").textContent());
+  assertJinaShape("ClassificationResponse", before);
   assert.deepEqual(before.data.map((d) => d.prediction), ["billing", "bug"]);
   await page.screenshot({ path: join(shots, "2-trained.png"), fullPage: true });
 
@@ -75,9 +80,16 @@ try {
   assert.equal(cached, true, "model files cached for offline use");
   const listed = await page.evaluate(() => window.triage.classifiers());
   assert.deepEqual(listed.map((c) => c.classifier_id), [trained.classifier_id]);
-  const err = await page.evaluate(() => window.triage.classify({ input: [], labels: ["a", "b"] }).catch((e) => ({ name: e.name, status: e.status, message: e.message })));
+  assertJinaShape(responseSchemaOf("get", "/v1/classifiers"), listed);
+  const embedded = await page.evaluate(() => window.triage.embeddings({ input: ["The meeting is at noon", "Pasta"], embedding_type: "float" }));
+  assertJinaShape("EmbeddingResponse", embedded);
+  assert.equal(embedded.data[0].embedding.length, 384);
+  const err = await page.evaluate(() => window.triage.classify({ input: [], labels: ["a", "b"] }).catch((e) => ({ name: e.name, status: e.status, message: e.message, response: e.response })));
   assert.equal(err.name, "INPUT_VALIDATION_ERROR");
   assert.equal(err.status, 422);
+  assertJinaShape("HTTPValidationError", err.response);
+  assertJinaShape("ErrorResponse", err.response);
+  assert.equal(err.response.error.code, "INPUT_VALIDATION_ERROR", "OpenAI's error object, as the server sends it");
   await page.screenshot({ path: join(shots, "3-after-reload.png"), fullPage: true });
 
   // A full storage quota (forced through the DevTools protocol; the cached model already

@@ -1,0 +1,36 @@
+// A web app as a user writes it: the package imported by name, the engine in a worker and on
+// the main thread, classifying and training once each. The result lands in
+// `document.body.dataset.result` for the test to read.
+import { Triage, createWorker } from "triage-classify";
+
+const options = { model: "all-minilm-l6-v2", baseUrl: new URL("models/", document.baseURI).href, backend: "cpu" };
+const labels = ["billing", "bug"];
+const examples = [
+  { text: "I was charged twice this month", label: "billing" },
+  { text: "Where is my refund?", label: "billing" },
+  { text: "The app crashes when I log in", label: "bug" },
+  { text: "Nothing happens when I press save", label: "bug" },
+];
+
+async function exercise(engine) {
+  const zeroShot = await engine.classify({ input: ["My card was charged twice"], labels });
+  const trained = await engine.train({ input: examples });
+  const fewShot = await engine.classify({ classifier_id: trained.classifier_id, input: ["The screen freezes on start"] });
+  await engine.deleteClassifier(trained.classifier_id);
+  return { zeroShot: zeroShot.data[0].prediction, fewShot: fewShot.data[0].prediction };
+}
+
+const result = {};
+try {
+  const worker = await createWorker(options);
+  result.worker = await exercise(worker);
+  worker.terminate();
+  document.getElementById("worker").textContent = JSON.stringify(result.worker);
+  const local = await Triage.create(options);
+  result.main = await exercise(local);
+  local.close();
+  document.getElementById("main").textContent = JSON.stringify(result.main);
+} catch (e) {
+  result.error = `${e.name}: ${e.message}`;
+}
+document.body.dataset.result = JSON.stringify(result);

@@ -1,0 +1,166 @@
+// The npm package as `npm publish` would ship it (packed into a tarball, installed from it,
+// never linked), in the ways users build pages: Vite's dev server, a Vite production build
+// under a base path (`vite build` + `vite preview`), and a plain static folder with an import
+// map and no bundler. Each opens app/ in headless Chromium: createWorker and Triage.create
+// each classify, train, classify with the trained classifier and delete it (CPU backend).
+//
+//   node tests/bundlers/bundlers.test.mjs    (needs pkg/wasm: bash pkg/build.sh; model files
+//                                             in TRIAGE_MODELS_DIR or models/cache)
+
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS } from "../e2e/browser.mjs";
+import { serve } from "../e2e/serve.mjs";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const ROOT = resolve(HERE, "../..");
+const MODELS = resolve(ROOT, process.env.TRIAGE_MODELS_DIR ?? "models/cache");
+const MODEL = "all-minilm-l6-v2";
+const work = mkdtempSync(join(tmpdir(), "triage-bundlers-"));
+
+// The package as published: `npm pack`, then installed from the tarball.
+const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", work, join(ROOT, "pkg")], { encoding: "utf8" }).trim().split("\n").at(-1);
+const tarball = join(work, packed);
+execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--silent", tarball], { cwd: HERE, stdio: "inherit" });
+
+// Model files where the app looks for them (models/ beside the page), linked, not copied.
+const publicModels = join(HERE, "app/public/models");
+rmSync(join(HERE, "app/public"), { recursive: true, force: true });
+mkdirSync(publicModels, { recursive: true });
+symlinkSync(join(MODELS, MODEL), join(publicModels, MODEL));
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts `cmd args` in tests/bundlers and resolves once `url` answers. */
+async function startServer(args, url, env = {}) {
+  const child = spawn(join(HERE, "node_modules/.bin/vite"), args, { cwd: HERE, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) throw new Error(`vite ${args[0]} exited: ${log}`);
+    if (await fetch(url).then((r) => r.ok, () => false)) return { stop: () => process.kill(-child.pid, "SIGTERM"), log: () => log };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`vite ${args[0]} did not answer at ${url}: ${log}`);
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+
+/** Opens the app at `url` in a fresh context and returns what it recorded. */
+async function runApp(url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.result, null, { timeout: 10 * 60 * 1000 });
+  const result = JSON.parse(await page.evaluate(() => document.body.dataset.result));
+  await context.close();
+  return { result, errors };
+}
+
+function check(name, { result, errors }) {
+  assert.equal(result.error, undefined, `${name}: ${result.error}; console: ${errors.join(" | ")}`);
+  for (const face of ["worker", "main"]) {
+    assert.deepEqual(result[face], { zeroShot: "billing", fewShot: "bug" }, `${name}, ${face}`);
+  }
+  console.log(`ok ${name}: createWorker and Triage.create classify, train and classify again`);
+}
+
+let failed = 0;
+const cases = {
+  "Vite dev server": async () => {
+    const port = await freePort();
+    const server = await startServer(["--port", String(port), "--strictPort", "--host", "127.0.0.1"], `http://127.0.0.1:${port}/`);
+    try {
+      check("Vite dev server", await runApp(`http://127.0.0.1:${port}/`));
+    } finally {
+      server.stop();
+    }
+  },
+  "Vite production build under /sub/": async () => {
+    execFileSync(join(HERE, "node_modules/.bin/vite"), ["build", "--logLevel", "warn"], { cwd: HERE, env: { ...process.env, TRIAGE_BASE: "/sub/" }, stdio: "inherit" });
+    const emitted = readdirSync(join(HERE, "dist/assets"));
+    assert.ok(emitted.some((f) => /^worker-.*\.js$/.test(f)), `the worker is bundled as its own entry: ${emitted.join(", ")}`);
+    assert.ok(emitted.some((f) => f.endsWith(".wasm")), `the wasm is emitted as a hashed asset: ${emitted.join(", ")}`);
+    const port = await freePort();
+    const server = await startServer(["preview", "--port", String(port), "--strictPort", "--host", "127.0.0.1"], `http://127.0.0.1:${port}/sub/`, { TRIAGE_BASE: "/sub/" });
+    try {
+      check("Vite production build under /sub/", await runApp(`http://127.0.0.1:${port}/sub/`));
+    } finally {
+      server.stop();
+    }
+  },
+  "plain static folder with an import map": async () => {
+    const www = join(work, "www");
+    mkdirSync(www, { recursive: true });
+    cpSync(join(HERE, "node_modules/triage-classify"), join(www, "triage-classify"), { recursive: true, dereference: true });
+    cpSync(join(HERE, "app/main.js"), join(www, "main.js"));
+    symlinkSync(publicModels, join(www, "models"));
+    writeFileSync(
+      join(www, "index.html"),
+      `<!doctype html><meta charset="utf-8"><title>triage, no bundler</title>
+<script type="importmap">{ "imports": { "triage-classify": "./triage-classify/index.js" } }</script>
+<output id="worker"></output><output id="main"></output>
+<script type="module" src="./main.js"></script>`,
+    );
+    const server = await serve(0, www);
+    try {
+      const base = `http://127.0.0.1:${server.address().port}/`;
+      check("plain static folder", await runApp(base));
+
+      // Failures name their cause: a worker script that is not there, and a wasm module that
+      // is not there (on the main thread and inside the worker).
+      rmSync(join(www, "triage-classify/wasm/triage_bg.wasm"));
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(base + "triage-classify/package.json");
+      const errors = await page.evaluate(async (options) => {
+        const { Triage, createWorker } = await import("/triage-classify/index.js");
+        const caught = (promise) => promise.then(() => null, (e) => `${e.name}: ${e.message}`);
+        return {
+          workerScript: await caught(createWorker({ ...options, workerUrl: "/no-such-worker.js" })),
+          mainWasm: await caught(Triage.create(options)),
+          workerWasm: await caught(createWorker(options)),
+        };
+      }, { model: MODEL, baseUrl: base + "models/", backend: "cpu" });
+      await context.close();
+      const wasmUrl = `${base}triage-classify/wasm/triage_bg.wasm`;
+      assert.equal(errors.workerScript, `INTERNAL_ERROR: triage worker failed: its script /no-such-worker.js did not load: HTTP 404`);
+      assert.equal(errors.mainWasm, `SERVICE_UNAVAILABLE: cannot fetch the triage wasm module from ${wasmUrl}: HTTP 404`);
+      assert.equal(errors.workerWasm, errors.mainWasm, "the worker's failure reaches the caller as it is");
+      console.log(`ok errors name their cause: ${Object.values(errors).join(" | ")}`);
+    } finally {
+      server.close();
+    }
+  },
+};
+for (const [name, run] of Object.entries(cases)) {
+  try {
+    await run();
+  } catch (e) {
+    failed++;
+    console.log(`FAILED ${name}: ${e.message}`);
+  }
+}
+await browser.close();
+rmSync(work, { recursive: true, force: true });
+rmSync(join(HERE, "app/public"), { recursive: true, force: true });
+rmSync(join(HERE, "dist"), { recursive: true, force: true });
+console.log(`bundlers: ${Object.keys(cases).length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
