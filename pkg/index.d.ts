@@ -176,7 +176,8 @@ export interface TriageWorker extends TriageApi {
   terminate(): void;
 }
 
-export function createWorker(options?: Omit<Options, "wasmUrl"> & { workerUrl?: string | URL; wasmUrl?: string }): Promise<TriageWorker>;
+/** The engine in a Web Worker; `baseUrl` and `wasmUrl` relative to the page, as for `Triage.create`. */
+export function createWorker(options?: Options & { workerUrl?: string | URL }): Promise<TriageWorker>;
 export function initWasm(moduleOrPath?: string | URL): Promise<unknown>;
 export function models(options?: { wasmUrl?: string | URL }): Promise<ModelInfo[]>;
 export function hasModel(id: string, baseUrl?: string, options?: { wasmUrl?: string | URL }): Promise<boolean>;

@@ -72,6 +72,12 @@ export async function createWorker(options = {}) {
       pending.set(id, { resolve, reject });
       worker.postMessage({ id, method, args });
     });
+  // URLs cross to the worker as absolute strings: a URL object cannot be posted, and a
+  // relative one would resolve against the worker's script instead of the page.
+  const page = globalThis.document?.baseURI ?? globalThis.location?.href;
+  for (const key of ["wasmUrl", "baseUrl"]) {
+    if (rest[key] !== undefined) rest[key] = new URL(String(rest[key]), page).href;
+  }
   const info = await call("create", { ...rest, progress: Boolean(onProgress) }).catch((e) => {
     worker.terminate();
     throw e;

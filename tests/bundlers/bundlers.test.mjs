@@ -1,7 +1,7 @@
 // The npm package as `npm publish` would ship it (packed into a tarball, installed from it,
 // never linked), in the ways users build pages: Vite's dev server, a Vite production build
-// under a base path (`vite build` + `vite preview`), and a plain static folder with an import
-// map and no bundler. Each opens app/ in headless Chromium: createWorker and Triage.create
+// under a base path (`vite build` + `vite preview`), webpack 5 development and production
+// builds under a public path, and a plain static folder with an import map and no bundler. Each opens app/ in headless Chromium: createWorker and Triage.create
 // each classify, train, classify with the trained classifier and delete it (CPU backend).
 //
 //   node tests/bundlers/bundlers.test.mjs    (needs pkg/wasm: bash pkg/build.sh; model files
@@ -25,9 +25,19 @@ const MODEL = "all-minilm-l6-v2";
 const work = mkdtempSync(join(tmpdir(), "triage-bundlers-"));
 
 // The package as published: `npm pack`, then installed from the tarball.
-const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", work, join(ROOT, "pkg")], { encoding: "utf8" }).trim().split("\n").at(-1);
-const tarball = join(work, packed);
+const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", work, join(ROOT, "pkg")], { encoding: "utf8" }));
+// Only what a user needs: no build script, no sources, no wasm-bindgen's .d.ts leftovers.
+assert.deepEqual(
+  packed.files.map((f) => f.path).sort(),
+  ["README.md", "engine.js", "index.d.ts", "index.js", "package.json", "wasm/triage.js", "wasm/triage_bg.wasm", "worker.js"],
+  "the packed package's files",
+);
+console.log(`packed ${packed.filename}: ${packed.files.length} files, ${(packed.size / 1e6).toFixed(1)} MB compressed`);
+const tarball = join(work, packed.filename);
 execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--silent", tarball], { cwd: HERE, stdio: "inherit" });
+// The app's code against the package's types, as a TypeScript user compiles it.
+execFileSync(join(HERE, "node_modules/.bin/tsc"), ["-p", join(HERE, "tsconfig.json")], { cwd: HERE, stdio: "inherit" });
+console.log("ok tsc --strict on the app's code against the packed index.d.ts");
 
 // Model files where the app looks for them (models/ beside the page), linked, not copied.
 const publicModels = join(HERE, "app/public/models");
@@ -106,6 +116,30 @@ const cases = {
       server.stop();
     }
   },
+  ...Object.fromEntries(
+    ["development", "production"].map((mode) => [
+      `webpack 5 ${mode} build under /sub/`,
+      async () => {
+        execFileSync(join(HERE, "node_modules/.bin/webpack"), ["--mode", mode], { cwd: HERE, env: { ...process.env, TRIAGE_BASE: "/sub/" }, stdio: ["ignore", "ignore", "inherit"] });
+        const dist = join(HERE, `dist-webpack-${mode}`);
+        const emitted = readdirSync(dist);
+        const main = emitted.find((f) => /^main\..*\.js$/.test(f));
+        assert.ok(emitted.length >= 3 && emitted.some((f) => f.endsWith(".wasm")), `a worker chunk and the wasm asset beside the entry: ${emitted.join(", ")}`);
+        writeFileSync(join(dist, "index.html"), `<!doctype html><meta charset="utf-8"><base href="/sub/"><title>triage, webpack</title>
+<output id="worker"></output><output id="main"></output><script src="/sub/${main}"></script>`);
+        symlinkSync(publicModels, join(dist, "models"));
+        const root = mkdtempSync(join(work, "webpack-"));
+        symlinkSync(dist, join(root, "sub"));
+        const server = await serve(0, root);
+        try {
+          check(`webpack 5 ${mode} build under /sub/`, await runApp(`http://127.0.0.1:${server.address().port}/sub/`));
+        } finally {
+          server.close();
+          rmSync(dist, { recursive: true, force: true });
+        }
+      },
+    ]),
+  ),
   "plain static folder with an import map": async () => {
     const www = join(work, "www");
     mkdirSync(www, { recursive: true });

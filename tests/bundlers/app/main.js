@@ -1,8 +1,10 @@
 // A web app as a user writes it: the package imported by name, the engine in a worker and on
 // the main thread, classifying and training once each. The result lands in
-// `document.body.dataset.result` for the test to read.
+// `document.body.dataset.result` for the test to read. Type-checked with `tsc --strict`
+// against the package's index.d.ts (tsconfig.json), as a TypeScript user's code would be.
 import { Triage, createWorker } from "triage-classify";
 
+/** @type {import("triage-classify").Options} */
 const options = { model: "all-minilm-l6-v2", baseUrl: new URL("models/", document.baseURI).href, backend: "cpu" };
 const labels = ["billing", "bug"];
 const examples = [
@@ -12,6 +14,7 @@ const examples = [
   { text: "Nothing happens when I press save", label: "bug" },
 ];
 
+/** @param {import("triage-classify").TriageApi} engine */
 async function exercise(engine) {
   const zeroShot = await engine.classify({ input: ["My card was charged twice"], labels });
   const trained = await engine.train({ input: examples });
@@ -20,17 +23,25 @@ async function exercise(engine) {
   return { zeroShot: zeroShot.data[0].prediction, fewShot: fewShot.data[0].prediction };
 }
 
+/** @param {string} id @param {unknown} value */
+const show = (id, value) => {
+  const out = document.getElementById(id);
+  if (out) out.textContent = JSON.stringify(value);
+};
+
+/** @type {{ worker?: object, main?: object, error?: string }} */
 const result = {};
 try {
   const worker = await createWorker(options);
   result.worker = await exercise(worker);
   worker.terminate();
-  document.getElementById("worker").textContent = JSON.stringify(result.worker);
+  show("worker", result.worker);
   const local = await Triage.create(options);
   result.main = await exercise(local);
   local.close();
-  document.getElementById("main").textContent = JSON.stringify(result.main);
+  show("main", result.main);
 } catch (e) {
-  result.error = `${e.name}: ${e.message}`;
+  const err = /** @type {import("triage-classify").TriageError} */ (e);
+  result.error = `${err.name}: ${err.message}`;
 }
 document.body.dataset.result = JSON.stringify(result);
