@@ -85,18 +85,11 @@ def only_models_triage_serves(schema: dict, served: list[str], own: list[str]) -
             removed.add(name)
     for path in REQUEST_PATHS:
         _drop_refs(schema["paths"][path], removed)
-    # triage's own models go through the v2 shapes' discriminator entries.
+    # With one branch per model family left, the `model` discriminators only steer
+    # generation (OpenAPI does not make them part of validity), and their mappings name
+    # models that are gone: dropped, the `oneOf` branches and their `model` enums decide.
     for d in _refs([schema["paths"][p] for p in REQUEST_PATHS]):
-        mapping = d.get("discriminator", {}).get("mapping")
-        if mapping is None:
-            continue
-        v2 = [ref for ref in d.get("oneOf", []) if ref.get("$ref", "").rsplit("/", 1)[-1].startswith("EmbeddingsV2")]
-        for name in list(mapping):
-            if name not in served:
-                del mapping[name]
-        if v2 and own:
-            for name in own:
-                mapping[name] = v2[0]["$ref"]
+        d.pop("discriminator", None)
 
 
 def model_is_optional(schema: dict, served: list[str], own: list[str]) -> None:
@@ -154,14 +147,16 @@ def _rejects(failure, case, response, operations: tuple[str, ...], rule: Callabl
 
 def documented_limits(failure, case, response) -> bool:
     """`documented-limits`: a schema-valid request over a limit Jina states in prose (up to 512
-    inputs, 512 labels, 8 groups of 64 labels; `num_iters` 1–100 in triage, which Jina leaves
-    unbounded) gets 400 INPUT_LABEL_LIMIT_EXCEEDED, or 422 INPUT_VALIDATION_ERROR naming the
-    field and the limit."""
+    inputs, 512 labels, 8 groups of 64 labels; `access` "can be 'public' or 'private'";
+    `num_iters` 1–100 in triage, which Jina leaves unbounded) gets 400
+    INPUT_LABEL_LIMIT_EXCEEDED, or 422 INPUT_VALIDATION_ERROR naming the field and the limit."""
     if failure.code == "ST202" and response.status_code == 400 and _body(response).get("code") == "INPUT_LABEL_LIMIT_EXCEEDED":
         return _operation(case) in ("POST /v1/classify", "POST /v1/train")
     return _rejects(
         failure, case, response, ("POST /v1/classify", "POST /v1/train", "POST /v1/embeddings"),
-        lambda field, message: (field == "num_iters" and "from 1 to 100" in message) or " at most " in message,
+        lambda field, message: (field == "num_iters" and "from 1 to 100" in message)
+        or (field == "access" and "must be 'public' or 'private'" in message)
+        or " at most " in message,
     )
 
 

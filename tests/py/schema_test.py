@@ -47,6 +47,14 @@ def models(base: str) -> list[dict]:
         return json.load(response)["data"]
 
 
+def warm_up(base: str, model: str) -> None:
+    """Loads `model` before the run, so no generated request pays for loading it."""
+    body = json.dumps({"model": model, "input": ["warm-up"]}).encode()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/v1/embeddings", body, headers), timeout=600):
+        pass
+
+
 def patched_schema(base: str, out: Path) -> list[str]:
     schema = json.loads(SCHEMA.read_text())
     jina_models = set(re.findall(r'"(jina-[a-z0-9.-]+|elser-v2)"', SCHEMA.read_text()))
@@ -69,6 +77,8 @@ def main() -> int:
     with TriageServer("--api-key", KEY) as base, tempfile.TemporaryDirectory() as work:
         work = Path(work)
         served = patched_schema(base, work / "schema.json")
+        for model in served:
+            warm_up(base, model)
         excused = work / "excused.ndjson"
         env = dict(os.environ)
         env["SCHEMATHESIS_HOOKS"] = str(Path(__file__).with_name("schema_differences.py"))
@@ -84,6 +94,8 @@ def main() -> int:
             "--seed", str(args.seed),
             "--max-time", str(args.max_time),
             "--workers", "1",
+            # Generous: a 512-item batch on 2 cores takes seconds; a hang still fails.
+            "--request-timeout", "120",
             "--generation-database", "none",
             "--no-color",
         ]
