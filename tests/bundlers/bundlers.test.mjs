@@ -1,7 +1,8 @@
 // The npm package as `npm publish` would ship it (packed into a tarball, installed from it,
 // never linked), in the ways users build pages: Vite's dev server, a Vite production build
 // under a base path (`vite build` + `vite preview`), webpack 5 development and production
-// builds under a public path, and a plain static folder with an import map and no bundler. Each opens app/ in headless Chromium: createWorker and Triage.create
+// builds under a public path, esbuild (development and minified) and Rollup builds, and a
+// plain static folder with an import map and no bundler. Each opens app/ in headless Chromium: createWorker and Triage.create
 // each classify, train, classify with the trained classifier and delete it (CPU backend).
 //
 //   node tests/bundlers/bundlers.test.mjs    (needs pkg/wasm: bash pkg/build.sh; model files
@@ -133,6 +134,35 @@ const cases = {
         const server = await serve(0, root);
         try {
           check(`webpack 5 ${mode} build under /sub/`, await runApp(`http://127.0.0.1:${server.address().port}/sub/`));
+        } finally {
+          server.close();
+          rmSync(dist, { recursive: true, force: true });
+        }
+      },
+    ]),
+  ),
+  ...Object.fromEntries(
+    [
+      ["esbuild development build", ["esbuild", "app/main.js", "--bundle", "--format=esm", "--log-level=warning", "--outdir=dist-esbuild"]],
+      ["esbuild production build", ["esbuild", "app/main.js", "--bundle", "--format=esm", "--minify", "--log-level=warning", "--outdir=dist-esbuild"]],
+      ["Rollup build", ["rollup", "-c", "rollup.config.mjs", "--silent"]],
+    ].map(([name, [tool, ...args]]) => [
+      name,
+      async () => {
+        const dist = join(HERE, tool === "rollup" ? "dist-rollup" : "dist-esbuild");
+        rmSync(dist, { recursive: true, force: true });
+        execFileSync(join(HERE, "node_modules/.bin", tool), args, { cwd: HERE, stdio: ["ignore", "ignore", "inherit"] });
+        // Neither bundles `new URL(…, import.meta.url)` references: the package's worker and
+        // wasm go beside the bundle (docs/browser.md), as a copy step in the user's build.
+        for (const part of ["worker.js", "engine.js", "wasm"]) {
+          cpSync(join(HERE, "node_modules/triage-classify", part), join(dist, part), { recursive: true, dereference: true });
+        }
+        writeFileSync(join(dist, "index.html"), `<!doctype html><meta charset="utf-8"><title>triage, ${name}</title>
+<output id="worker"></output><output id="main"></output><script type="module" src="./main.js"></script>`);
+        symlinkSync(publicModels, join(dist, "models"));
+        const server = await serve(0, dist);
+        try {
+          check(name, await runApp(`http://127.0.0.1:${server.address().port}/`));
         } finally {
           server.close();
           rmSync(dist, { recursive: true, force: true });
