@@ -54,6 +54,14 @@ export interface EmbeddingsRequest {
   embedding_type?: EmbeddingType | EmbeddingType[];
   dimensions?: number;
   truncate?: boolean;
+  /** Task adapter (jina-embeddings-v3, jina-clip-v2); default: the base weights. */
+  task?: string;
+  /** Accepted when false; true is refused (not implemented). */
+  late_chunking?: boolean;
+  /** OpenAI's name for the encoding ("float" | "base64"); must agree with `embedding_type` if both are given. */
+  encoding_format?: "float" | "base64";
+  /** OpenAI's `user`: accepted and ignored, never stored. */
+  user?: string;
 }
 export type EmbeddingType = "float" | "base64" | "binary" | "ubinary";
 
@@ -136,7 +144,13 @@ export interface Options {
 /** An Error whose name is Jina's error code (INPUT_VALIDATION_ERROR, RESOURCE_NOT_FOUND, ...). */
 export interface TriageError extends Error {
   status: number;
-  response: { code: string; detail: string; errors?: Array<{ field: string; message: string; type: string }> };
+  response: {
+    code: string;
+    detail: string;
+    errors?: Array<{ field: string; message: string; type: string }>;
+    /** OpenAI's error object: `code` is Jina's code, `param` the field at fault. */
+    error: { message: string; type: string; code: string; param: string | null };
+  };
 }
 
 export interface ModelInfo {
