@@ -151,14 +151,20 @@ fn non_empty_string_field(obj: &Map<String, Value>, field: &str) -> Result<Optio
     }
 }
 
+/// [`reject_unknown`] for an object inside `input`: the error names the item (`input[2]`),
+/// its message the unknown field.
+fn reject_unknown_in_item(o: &Map<String, Value>, allowed: &[&str], field: &str) -> Result<()> {
+    reject_unknown(o, allowed).map_err(|e| match e {
+        TriageError::Validation { detail, .. } => TriageError::validation(field, format!("{field}: {detail}")),
+        other => other,
+    })
+}
+
 fn parse_input_item(v: &Value, field: &str) -> Result<Input> {
     match v {
         Value::String(s) => Ok(Input::Text(s.clone())),
         Value::Object(o) => {
-            reject_unknown(o, &["text", "image"]).map_err(|e| match e {
-                TriageError::Validation { detail, .. } => TriageError::validation(field, format!("{field}: {detail}")),
-                other => other,
-            })?;
+            reject_unknown_in_item(o, &["text", "image"], field)?;
             match (o.get("text"), o.get("image")) {
                 (Some(Value::String(t)), None) => Ok(Input::Text(t.clone())),
                 (None, Some(Value::String(i))) => parse_image(i, field),
@@ -384,10 +390,7 @@ fn parse_train_item(v: &Value, field: &str) -> Result<TrainItem> {
     let o = v.as_object().ok_or_else(|| {
         TriageError::validation(field, format!("{field}: expected {{\"text\" or \"image\", \"label\"}}"))
     })?;
-    reject_unknown(o, &["text", "image", "label"]).map_err(|e| match e {
-        TriageError::Validation { detail, .. } => TriageError::validation(field, format!("{field}: {detail}")),
-        other => other,
-    })?;
+    reject_unknown_in_item(o, &["text", "image", "label"], field)?;
     let label = match o.get("label") {
         Some(Value::String(l)) if !l.trim().is_empty() => l.clone(),
         Some(Value::String(_)) => {
