@@ -5,7 +5,8 @@
 # optimised (Cargo.toml) and which shares its build with the browser tests.
 # `--wasm-opt` (with --release) then runs binaryen's `wasm-opt -Oz` (use npm's binaryen;
 # Debian's v108 breaks current wasm-bindgen output). It takes 9–17 minutes here and halves
-# the module, so it is for shipping, never part of the tests.
+# the module, so it is for shipping, never part of the tests. pkg/wasm/build.json records
+# which build it is: `npm publish` refuses anything but `--release --wasm-opt`.
 #
 #   bash pkg/build.sh [--release [--wasm-opt]]
 set -euo pipefail
@@ -33,4 +34,10 @@ if [ "$opt" = yes ]; then
     pkg/wasm/triage_bg.wasm -o pkg/wasm/triage_bg.opt.wasm
   mv pkg/wasm/triage_bg.opt.wasm pkg/wasm/triage_bg.wasm
 fi
+# How this module was built, for `npm publish` to check (scripts/check-release.mjs).
+sha256="$(sha256sum pkg/wasm/triage_bg.wasm | cut -d' ' -f1)"
+if [ "$opt" = yes ]; then wasm_opt=true; else wasm_opt=false; fi
+if [ "$profile" = release ]; then profile_name=release; else profile_name=dev; fi
+printf '{ "profile": "%s", "wasm_opt": %s, "sha256": "%s", "bytes": %s }\n' \
+  "$profile_name" "$wasm_opt" "$sha256" "$(stat -c %s pkg/wasm/triage_bg.wasm)" > pkg/wasm/build.json
 ls -l pkg/wasm/triage_bg.wasm

@@ -47,7 +47,7 @@ echo "== npm package + user-style app test (Playwright)"
 bash pkg/build.sh
 node tests/e2e/app.test.mjs
 
-echo "== the packed package in Vite (dev, build), webpack 5, esbuild, Rollup and a plain static folder"
+echo "== the packed package in Vite (dev, build), webpack 5, esbuild, Rollup, Next.js (build, dev) and a plain static folder"
 node tests/bundlers/bundlers.test.mjs
 
 echo "== the demo page through triage serve (Playwright)"

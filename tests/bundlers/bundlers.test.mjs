@@ -1,16 +1,19 @@
 // The npm package as `npm publish` would ship it (packed into a tarball, installed from it,
 // never linked), in the ways users build pages: Vite's dev server, a Vite production build
 // under a base path (`vite build` + `vite preview`), webpack 5 development and production
-// builds under a public path, esbuild (development and minified) and Rollup builds, and a
-// plain static folder with an import map and no bundler. Each opens app/ in headless Chromium: createWorker and Triage.create
-// each classify, train, classify with the trained classifier and delete it (CPU backend).
+// builds under a public path, esbuild (development and minified) and Rollup builds, Next.js
+// (app router, a client component: `next build` + `next start` and `next dev`, under a base
+// path), and a plain static folder with an import map and no bundler. Each opens the app
+// (app/exercise.js) in headless Chromium: createWorker and Triage.create each classify, train,
+// classify with the trained classifier and delete it (CPU backend).
 //
 //   node tests/bundlers/bundlers.test.mjs    (needs pkg/wasm: bash pkg/build.sh; model files
 //                                             in TRIAGE_MODELS_DIR or models/cache)
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -34,6 +37,40 @@ assert.deepEqual(
   "the packed package's files",
 );
 console.log(`packed ${packed.filename}: ${packed.files.length} files, ${(packed.size / 1e6).toFixed(1)} MB compressed`);
+
+// `npm publish` ships only the optimised release build (pkg/scripts/check-release.mjs, run as
+// prepublishOnly): it refuses the dev build these tests use, and accepts a module whose record
+// says release + wasm-opt, whose sha256 matches and which has no debug names left.
+{
+  const copy = join(work, "publish-check");
+  cpSync(join(ROOT, "pkg"), copy, { recursive: true, dereference: true });
+  const record = JSON.parse(readFileSync(join(copy, "wasm/build.json"), "utf8"));
+  assert.equal(record.profile, "dev", "the tests run on pkg/build.sh's dev build");
+  const publish = spawnSync("npm", ["publish", "--dry-run"], { cwd: copy, encoding: "utf8" });
+  assert.notEqual(publish.status, 0, "npm publish --dry-run accepted a dev build");
+  assert.match(publish.stderr, /refusing to publish: .*triage_bg\.wasm is a dev build without wasm-opt: build it with `bash pkg\/build\.sh --release --wasm-opt`/);
+  console.log(`ok npm publish refuses the dev build: ${publish.stderr.split("\n")[0]}`);
+
+  const { releaseProblem } = await import(join(ROOT, "pkg/scripts/check-release.mjs"));
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const custom = (name) => [0x00, name.length + 1, name.length, ...Buffer.from(name)];
+  const install = (bytes, fields) => {
+    writeFileSync(join(copy, "wasm/triage_bg.wasm"), Buffer.from(bytes));
+    const sha256 = createHash("sha256").update(Buffer.from(bytes)).digest("hex");
+    writeFileSync(join(copy, "wasm/build.json"), JSON.stringify({ profile: "release", wasm_opt: true, sha256, bytes: bytes.length, ...fields }));
+  };
+  install([...header, ...custom("producers")], {});
+  assert.equal(releaseProblem(copy), null, "an optimised release module");
+  install([...header, ...custom("name")], {});
+  assert.match(releaseProblem(copy) ?? "", /still has the custom sections name \(wasm-opt did not run on it\)/);
+  install([...header, ...custom(".debug_info")], { wasm_opt: false });
+  assert.match(releaseProblem(copy) ?? "", /is a release build without wasm-opt/);
+  install(header, { sha256: "0".repeat(64) });
+  assert.match(releaseProblem(copy) ?? "", /is not the module pkg\/build\.sh recorded/);
+  rmSync(join(copy, "wasm/build.json"));
+  assert.match(releaseProblem(copy) ?? "", /build\.json is missing/);
+  console.log("ok the release check accepts only a recorded, optimised release module");
+}
 const tarball = join(work, packed.filename);
 execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--silent", tarball], { cwd: HERE, stdio: "inherit" });
 // The app's code against the package's types, as a TypeScript user compiles it.
@@ -45,6 +82,11 @@ const publicModels = join(HERE, "app/public/models");
 rmSync(join(HERE, "app/public"), { recursive: true, force: true });
 mkdirSync(publicModels, { recursive: true });
 symlinkSync(join(MODELS, MODEL), join(publicModels, MODEL));
+// The Next.js app's public folder, likewise.
+const NEXT = join(HERE, "next");
+rmSync(join(NEXT, "public"), { recursive: true, force: true });
+mkdirSync(join(NEXT, "public/models"), { recursive: true });
+symlinkSync(join(MODELS, MODEL), join(NEXT, "public/models", MODEL));
 
 function freePort() {
   return new Promise((ok) => {
@@ -55,18 +97,19 @@ function freePort() {
   });
 }
 
-/** Starts `cmd args` in tests/bundlers and resolves once `url` answers. */
-async function startServer(args, url, env = {}) {
-  const child = spawn(join(HERE, "node_modules/.bin/vite"), args, { cwd: HERE, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+/** Starts `tool args` (a binary of node_modules/.bin) in `cwd` and resolves once `url` answers. */
+async function startServer(args, url, env = {}, tool = "vite", cwd = HERE) {
+  const child = spawn(join(HERE, "node_modules/.bin", tool), args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
   for (let i = 0; i < 240; i++) {
-    if (child.exitCode !== null) throw new Error(`vite ${args[0]} exited: ${log}`);
+    if (child.exitCode !== null) throw new Error(`${tool} ${args[0]} exited: ${log}`);
     if (await fetch(url).then((r) => r.ok, () => false)) return { stop: () => process.kill(-child.pid, "SIGTERM"), log: () => log };
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`vite ${args[0]} did not answer at ${url}: ${log}`);
+  process.kill(-child.pid, "SIGTERM");
+  throw new Error(`${tool} ${args[0]} did not answer at ${url}: ${log}`);
 }
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
@@ -170,11 +213,39 @@ const cases = {
       },
     ]),
   ),
+  // Next.js (app router): a client component (next/app/page.tsx) in `next build` + `next start`
+  // and `next dev`, both Turbopack, under a base path; the model files in next/public/models.
+  ...Object.fromEntries(
+    [
+      ["Next.js production build under /sub", "start"],
+      ["Next.js dev server under /sub", "dev"],
+    ].map(([name, command]) => [
+      name,
+      async () => {
+        const env = { TRIAGE_BASE: "/sub", NEXT_TELEMETRY_DISABLED: "1" };
+        if (command === "start") {
+          execFileSync(join(HERE, "node_modules/.bin/next"), ["build"], { cwd: NEXT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+          const media = readdirSync(join(NEXT, ".next/static/media"));
+          assert.ok(media.some((f) => /^triage_bg\..*\.wasm$/.test(f)), `the wasm is emitted as a hashed asset: ${media.join(", ")}`);
+          // The page's code (and app/exercise.js it imports) against the packed index.d.ts.
+          execFileSync(join(HERE, "node_modules/.bin/tsc"), ["-p", join(NEXT, "tsconfig.json")], { cwd: NEXT, stdio: "inherit" });
+          console.log("ok tsc --strict on the Next.js page against the packed index.d.ts");
+        }
+        const port = await freePort();
+        const server = await startServer([command, "--port", String(port), "--hostname", "127.0.0.1"], `http://127.0.0.1:${port}/sub`, env, "next", NEXT);
+        try {
+          check(name, await runApp(`http://127.0.0.1:${port}/sub`));
+        } finally {
+          server.stop();
+        }
+      },
+    ]),
+  ),
   "plain static folder with an import map": async () => {
     const www = join(work, "www");
     mkdirSync(www, { recursive: true });
     cpSync(join(HERE, "node_modules/triage-classify"), join(www, "triage-classify"), { recursive: true, dereference: true });
-    cpSync(join(HERE, "app/main.js"), join(www, "main.js"));
+    for (const file of ["main.js", "exercise.js"]) cpSync(join(HERE, "app", file), join(www, file));
     symlinkSync(publicModels, join(www, "models"));
     writeFileSync(
       join(www, "index.html"),
@@ -226,5 +297,6 @@ await browser.close();
 rmSync(work, { recursive: true, force: true });
 rmSync(join(HERE, "app/public"), { recursive: true, force: true });
 rmSync(join(HERE, "dist"), { recursive: true, force: true });
+for (const made of ["public", ".next", "next-env.d.ts", "tsconfig.tsbuildinfo"]) rmSync(join(NEXT, made), { recursive: true, force: true });
 console.log(`bundlers: ${Object.keys(cases).length - failed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
