@@ -116,6 +116,28 @@ export interface ProgressEvent {
    * shader-f16, and on the CPU backend for models whose f32 weights exceed what a page's
    * WebAssembly memory holds (jina-clip-v2). */
   dtype?: "f32" | "f16";
+  /** With "ready": where the load's time went. */
+  timings?: LoadTimings;
+}
+
+/** Where a load's time went, in milliseconds; the phases are consecutive and sum to `total`. */
+export interface LoadTimings {
+  total: number;
+  phases: LoadPhase[];
+}
+
+/**
+ * `worker`: starting the Web Worker and loading its script (createWorker's ready event only);
+ * `wasm`: fetching, compiling and instantiating the wasm module (the first create in a page or
+ * worker); `backend`: choosing the device (WebGPU adapter or CPU); `store`: opening IndexedDB;
+ * `read` (with `file`): the Cache API or the network, copying into wasm memory and hashing;
+ * `tokenizer`: building the tokenizer; `weights`: decoding the weights into the network and
+ * uploading them to the device.
+ */
+export interface LoadPhase {
+  name: "worker" | "wasm" | "backend" | "store" | "read" | "tokenizer" | "weights";
+  file?: string;
+  ms: number;
 }
 
 export interface BackendInfo {
@@ -169,8 +191,10 @@ export interface TriageApi {
   exportClassifier(id: string): Promise<ClassifierExport>;
   /** Stores an exported classifier under its id (refused if that id is already stored). */
   importClassifier(document: ClassifierExport | string): Promise<ClassifierSummary>;
-  /** Loads a model now (else it loads on first use); resolves with its weights' dtype. */
-  loadModel(id: string): Promise<{ model: string; dtype: "f32" | "f16" }>;
+  /** Loads a model now (else it loads on first use); resolves with its weights' dtype and
+   * where the load that made it ready spent its time (its own phases: `read`, `tokenizer`,
+   * `weights`). */
+  loadModel(id: string): Promise<{ model: string; dtype: "f32" | "f16"; timings: LoadTimings }>;
 }
 
 /** The engine on the calling thread (`createWorker` runs the same in a Web Worker). */

@@ -8,7 +8,7 @@
 // Failures reject with an Error whose `name` is Jina's error code, `message` the detail,
 // `status` the HTTP status Jina would send and `response` the ErrorResponse object.
 
-import { codedError, withImagesEncoded } from "./engine.js";
+import { codedError, withImagesEncoded, withPhase } from "./engine.js";
 
 export { Triage, initWasm, wasmMemoryBytes, withImagesEncoded, models, hasModel, deleteModel } from "./engine.js";
 
@@ -26,6 +26,7 @@ function reviveError(e) {
  * @param {object} [options] as `Triage.create`, plus `workerUrl` (default: this package's worker.js)
  */
 export async function createWorker(options = {}) {
+  const started = performance.now();
   const { onProgress, workerUrl, ...rest } = options;
   // One literal `new Worker(new URL(...), { type: "module" })`: the form Vite, webpack and
   // Rollup recognise as a worker entry (they bundle worker.js with its imports).
@@ -35,6 +36,7 @@ export async function createWorker(options = {}) {
   // (Not a second `new URL("./worker.js", …)`: a bundler would take that for a plain asset.)
   const scriptUrl = workerUrl ? String(workerUrl) : "the package's worker.js";
   let nextId = 0;
+  let createdReady = false;
   const pending = new Map();
   const failAll = (err) => {
     for (const p of pending.values()) p.reject(err);
@@ -42,7 +44,14 @@ export async function createWorker(options = {}) {
   };
   worker.onmessage = ({ data }) => {
     if (data.progress) {
-      if (onProgress) onProgress(data.progress);
+      const event = data.progress;
+      if (!createdReady && event.status === "ready") {
+        // The first ready event is the create call's: what the worker's load does not
+        // count (starting the worker, loading its script, messages) is the `worker` phase.
+        createdReady = true;
+        event.timings = withPhase(event.timings, { name: "worker", ms: Math.max(0, performance.now() - started - event.timings.total) });
+      }
+      if (onProgress) onProgress(event);
       return;
     }
     const p = pending.get(data.id);

@@ -127,8 +127,21 @@ impl Encoder {
         device: &Device,
         precision: Precision,
     ) -> Result<Self> {
-        let unavailable = |e: String| TriageError::ModelUnavailable(format!("{}: {e}", spec.id));
         let tokenizer = load_tokenizer(tokenizer, Some(spec.max_tokens))?;
+        Self::load_with_tokenizer(spec, config, tokenizer, weights, device, precision).await
+    }
+
+    /// [`Encoder::load`] with the tokenizer already built (`load_tokenizer` with the spec's
+    /// `max_tokens`), for a caller that times the two apart.
+    pub async fn load_with_tokenizer<S: ByteSource>(
+        spec: &'static ModelSpec,
+        config: &[u8],
+        tokenizer: Tokenizer,
+        weights: &mut S,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<Self> {
+        let unavailable = |e: String| TriageError::ModelUnavailable(format!("{}: {e}", spec.id));
         let mut vision = None;
         let (network, dim, task_adapters) = match spec.architecture {
             Architecture::Bert => {

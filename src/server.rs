@@ -341,6 +341,18 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// A static file's validator: its size and modification time (as nginx forms one).
+fn etag(meta: &std::fs::Metadata) -> String {
+    let modified =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    format!("\"{:x}-{:x}\"", meta.len(), modified)
+}
+
+/// Whether an `If-None-Match` value (`*`, or a list of possibly weak tags) names `tag`.
+fn etag_matches(if_none_match: &str, tag: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == tag)
+}
+
 /// `rel` under `root`, refusing anything that could leave it (`..`, absolute parts, hidden
 /// files).
 fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
@@ -360,6 +372,7 @@ fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
 async fn files<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Shared<S>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
     let method = request.method().clone();
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     drop(request);
     let not_found = || error_response(&TriageError::NotFound { kind: "Route", id: format!("{method} {path}") });
     if method != Method::GET && method != Method::HEAD || path.starts_with("/v1/") {
@@ -383,11 +396,21 @@ async fn files<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Sha
     };
     match opened {
         Ok((f, meta)) if meta.is_file() => {
+            // Model files are pinned by sha256: cached for good. The page and the package
+            // change in place, so the browser revalidates them; the ETag makes that a 304
+            // and keeps the response the browser's cached one, which is what lets it reuse
+            // the wasm module's compiled code on a returning visit instead of compiling anew.
             let cache = if path.starts_with("/models/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+            let tag = etag(&meta);
+            if if_none_match.as_deref().is_some_and(|tags| etag_matches(tags, &tag)) {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag), (header::CACHE_CONTROL, cache.to_string())])
+                    .into_response();
+            }
             let headers = [
                 (header::CONTENT_TYPE, content_type(&file).to_string()),
                 (header::CACHE_CONTROL, cache.to_string()),
                 (header::CONTENT_LENGTH, meta.len().to_string()),
+                (header::ETAG, tag),
             ];
             (headers, Body::from_stream(tokio_util::io::ReaderStream::new(f))).into_response()
         }
@@ -430,6 +453,16 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_none_match_names_the_tag() {
+        let tag = "\"1f-2a\"";
+        assert!(etag_matches("\"1f-2a\"", tag));
+        assert!(etag_matches("\"0-0\", W/\"1f-2a\"", tag));
+        assert!(etag_matches("*", tag));
+        assert!(!etag_matches("\"1f-2b\"", tag));
+        assert!(!etag_matches("", tag));
+    }
 
     #[test]
     fn static_paths_stay_inside_their_root() {

@@ -24,17 +24,33 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{ClassifyRequest, EmbeddingsRequest, TrainRequest};
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, load_tokenizer};
 use crate::engine::{Engine, parse_body};
 use crate::error::{Result, TriageError};
 use crate::registry::{self, ModelSpec};
 use crate::web::backend::{self, Backend, BackendChoice};
 use crate::web::idb::IdbStore;
 use crate::web::model_files::{self, ModelFileStream, Progress};
+use crate::web::timings::{LoadTimings, Phase};
 use crate::weights::read_to_end;
 
 /// Default IndexedDB database name.
 pub const DEFAULT_DATABASE: &str = "triage";
+
+// wasm-ld links this module "command-style", and unless the module calls
+// `__wasm_call_ctors` itself it wraps every export in a call to it: every call from JS (each
+// resumed future, each chunk read) re-ran every static constructor (hundreds of `inventory`
+// registrations in cubecl) and grew their registries without bound. Calling it once, at
+// instantiation, is what turns the wrappers off (llvm lld/wasm/Writer.cpp; inventory's docs).
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
+#[wasm_bindgen(start)]
+fn run_static_constructors_once() {
+    // SAFETY: wasm-ld's constructor list, run once before any other call into the module.
+    unsafe { __wasm_call_ctors() }
+}
 
 static PANIC_HOOK: Once = Once::new();
 
@@ -106,11 +122,19 @@ struct Inner {
     base_url: Option<String>,
     on_progress: Option<Function>,
     loading: RefCell<HashMap<&'static str, Loading>>,
+    /// Where each loaded model's load spent its time (what `loadModel` reports).
+    load_timings: RefCell<HashMap<&'static str, JsValue>>,
 }
 
 impl Inner {
     /// Loads `spec` unless loaded; concurrent callers share one load.
     async fn ensure_model(self: &Rc<Self>, spec: &'static ModelSpec) -> Result<()> {
+        self.ensure_model_after(spec, Vec::new()).await
+    }
+
+    /// [`Inner::ensure_model`]; a load it starts reports `before` (phases that ran before
+    /// it, e.g. `Triage.create`'s set-up) ahead of its own in the ready event.
+    async fn ensure_model_after(self: &Rc<Self>, spec: &'static ModelSpec, before: Vec<Phase>) -> Result<()> {
         if self.engine.is_loaded(spec.id) {
             return Ok(());
         }
@@ -119,7 +143,8 @@ impl Inner {
             Some(load) => load,
             None => {
                 let me = self.clone();
-                let fut: Pin<Box<dyn Future<Output = Result<()>>>> = Box::pin(async move { me.load(spec).await });
+                let fut: Pin<Box<dyn Future<Output = Result<()>>>> =
+                    Box::pin(async move { me.load(spec, before).await });
                 let shared = fut.shared();
                 self.loading.borrow_mut().insert(spec.id, shared.clone());
                 shared
@@ -130,8 +155,9 @@ impl Inner {
         result
     }
 
-    async fn load(&self, spec: &'static ModelSpec) -> Result<()> {
+    async fn load(&self, spec: &'static ModelSpec, before: Vec<Phase>) -> Result<()> {
         let progress = Progress { callback: self.on_progress.as_ref(), model: spec.id };
+        let mut timings = LoadTimings::start();
         let file = |name: &str| {
             spec.files
                 .iter()
@@ -141,17 +167,25 @@ impl Inner {
         let base = self.base_url.as_deref();
         let config =
             read_to_end(&mut ModelFileStream::open(spec, file("config.json")?, base, &progress).await?).await?;
+        timings.mark("read", Some("config.json"));
         let tokenizer =
             read_to_end(&mut ModelFileStream::open(spec, file("tokenizer.json")?, base, &progress).await?).await?;
+        timings.mark("read", Some("tokenizer.json"));
+        let tokenizer = load_tokenizer(&tokenizer, Some(spec.max_tokens))?;
+        timings.mark("tokenizer", None);
         let mut weights = ModelFileStream::open(spec, file("model.safetensors")?, base, &progress).await?;
         let device = &self.backend.device;
         let encoder =
-            Encoder::load(spec, &config, &tokenizer, &mut weights, device, self.backend.precision).await?;
+            Encoder::load_with_tokenizer(spec, &config, tokenizer, &mut weights, device, self.backend.precision)
+                .await?;
         // The digest of a pinned file is known only at its end: no model from a bad file.
         weights.finish().await?;
+        // The weights are decoded as they stream in: the stream's own time is the file's read.
+        timings.mark_split("weights", "model.safetensors", weights.read_ms());
         let dtype = dtype_name(encoder.weight_dtype());
         self.engine.add_model(encoder)?;
-        progress.ready(dtype);
+        self.load_timings.borrow_mut().insert(spec.id, timings.to_js(&[]));
+        progress.ready(dtype, &timings.to_js(&before));
         Ok(())
     }
 }
@@ -203,8 +237,11 @@ impl Triage {
                     .map_err(|_| TriageError::validation("onProgress", "option 'onProgress' must be a function"))?,
             ),
         };
+        let mut setup = LoadTimings::start();
         let backend = backend::select(choice).await?;
+        setup.mark("backend", None);
         let store = IdbStore::open(&database).await?;
+        setup.mark("store", None);
         let loader: crate::engine::ModelLoader = Box::new(|spec| {
             Err(TriageError::ModelUnavailable(format!("Model '{}' is not loaded in this page", spec.id)))
         });
@@ -214,8 +251,9 @@ impl Triage {
             base_url,
             on_progress,
             loading: RefCell::default(),
+            load_timings: RefCell::default(),
         });
-        inner.ensure_model(default_model).await?;
+        inner.ensure_model_after(default_model, setup.phases().to_vec()).await?;
         Ok(Triage { inner })
     }
 
@@ -245,7 +283,8 @@ impl Triage {
         self.inner.engine.default_model().id.to_string()
     }
 
-    /// Loads a model now (else it loads on first use); resolves `{ model, dtype }`.
+    /// Loads a model now (else it loads on first use); resolves `{ model, dtype, timings }`,
+    /// `timings` being where the load that made it ready spent its time.
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(&self, id: String) -> Promise {
         let inner = self.inner.clone();
@@ -256,6 +295,8 @@ impl Triage {
             let _ = Reflect::set(&loaded, &"model".into(), &spec.id.into());
             let dtype = dtype_name(inner.engine.model(spec)?.weight_dtype());
             let _ = Reflect::set(&loaded, &"dtype".into(), &dtype.into());
+            let timings = inner.load_timings.borrow().get(spec.id).cloned().unwrap_or(JsValue::NULL);
+            let _ = Reflect::set(&loaded, &"timings".into(), &timings);
             Ok(loaded.into())
         })
     }

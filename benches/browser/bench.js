@@ -20,9 +20,12 @@ async function setup() {
   const texts = (await (await fetch("./texts.txt")).text()).split("\n").filter(Boolean);
   if (impl === "triage") {
     const triage = await import("triage-classify");
-    const engine = await triage.Triage.create({ model: "all-minilm-l6-v2", baseUrl: "/models/cache", backend: device });
+    let timings = null; // where the load's time went (the ready event's phases)
+    const onProgress = (e) => { if (e.status === "ready") timings = e.timings; };
+    const engine = await triage.Triage.create({ model: "all-minilm-l6-v2", baseUrl: "/models/cache", backend: device, onProgress });
     return {
       texts,
+      timings,
       info: engine.backend,
       embed: async (batch) => (await engine.embeddings({ input: batch })).data.map((d) => d.embedding),
       wasmBytes: () => triage.wasmMemoryBytes(),
@@ -69,7 +72,7 @@ async function run() {
     peak = { jsHeapBytes: Math.max(peak.jsHeapBytes ?? 0, m.jsHeapBytes ?? 0), pageBytes: Math.max(peak.pageBytes ?? 0, m.pageBytes ?? 0) };
   }
   const wasmFiles = performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.endsWith(".wasm"));
-  return { impl, device, threads, wasmFiles, info: s.info, coldStartMs, loadMs, first: first[0].slice(0, 4), results, memory: peak, wasmMemoryBytes: s.wasmBytes() };
+  return { impl, device, threads, wasmFiles, info: s.info, coldStartMs, loadMs, timings: s.timings ?? null, first: first[0].slice(0, 4), results, memory: peak, wasmMemoryBytes: s.wasmBytes() };
 }
 
 run().then((r) => { window.benchResult = r; log(JSON.stringify(r)); })

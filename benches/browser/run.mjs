@@ -95,6 +95,11 @@ for (const r of rows) {
   const backend = r.info?.adapter ? `${r.info.name} (${r.info.adapter})` : r.info?.name ?? r.device;
   console.log(`| ${r.case} | ${backend} | ${at(1)} | ${at(8)} | ${at(32)} | ${(r.coldStartMs / 1000).toFixed(2)} s | ${mib(r.memory.jsHeapBytes)} MiB | ${mib(r.wasmMemoryBytes)} MiB | ${mib(r.memory.pageBytes)} MiB |`);
 }
+console.log("\ntriage's load, cached weights (the ready event's phases, seconds):");
+for (const r of rows.filter((r) => !r.error && r.timings)) {
+  const phases = r.timings.phases.map((p) => `${p.file ?? p.name} ${(p.ms / 1000).toFixed(2)}`).join(", ");
+  console.log(`${r.case}: ${(r.timings.total / 1000).toFixed(2)} s to ready (${phases}); first answer ${(r.loadMs / 1000).toFixed(2)} s after the script started`);
+}
 const best = (pred, b) => Math.max(...rows.filter((r) => !r.error && pred(r)).map((r) => r.results.find((x) => x.batch === b)?.emb_per_s ?? 0));
 console.log("\nratios (triage ÷ transformers.js, same backend kind):");
 for (const b of [1, 8, 32]) {

@@ -22,6 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response};
 
 use super::idb::js_error_text;
+use super::timings;
 use crate::error::{Result, TriageError};
 use crate::registry::{ModelFile, ModelSpec};
 use crate::weights::ByteSource;
@@ -48,12 +49,13 @@ impl Progress<'_> {
         self.emit_with(status, file, loaded, total, None);
     }
 
-    /// The model is built: `dtype` is what its weights are stored in (`"f32"` or `"f16"`).
-    pub fn ready(&self, dtype: &str) {
-        self.emit_with("ready", None, 1.0, 1.0, Some(dtype));
+    /// The model is built: `dtype` is what its weights are stored in (`"f32"` or `"f16"`),
+    /// `timings` where the load's time went ([`super::timings::LoadTimings::to_js`]).
+    pub fn ready(&self, dtype: &str, timings: &JsValue) {
+        self.emit_with("ready", None, 1.0, 1.0, Some((dtype, timings)));
     }
 
-    fn emit_with(&self, status: &str, file: Option<&str>, loaded: f64, total: f64, dtype: Option<&str>) {
+    fn emit_with(&self, status: &str, file: Option<&str>, loaded: f64, total: f64, ready: Option<(&str, &JsValue)>) {
         let Some(cb) = self.callback else { return };
         let event = Object::new();
         let set = |k: &str, v: JsValue| {
@@ -69,8 +71,9 @@ impl Progress<'_> {
         if total > 0.0 {
             set("progress", JsValue::from_f64(100.0 * loaded / total));
         }
-        if let Some(d) = dtype {
-            set("dtype", JsValue::from_str(d));
+        if let Some((dtype, timings)) = ready {
+            set("dtype", JsValue::from_str(dtype));
+            set("timings", timings.clone());
         }
         let _ = cb.call1(&JsValue::NULL, &event);
     }
@@ -113,6 +116,9 @@ pub struct ModelFileStream<'a> {
     caching: Option<(Cache, js_sys::Promise)>,
     finished: bool,
     progress: &'a Progress<'a>,
+    /// Milliseconds spent opening and reading this file (waiting for the cache or the
+    /// network, copying into wasm memory, hashing).
+    read_ms: f64,
 }
 
 impl<'a> ModelFileStream<'a> {
@@ -123,6 +129,7 @@ impl<'a> ModelFileStream<'a> {
         base_url: Option<&str>,
         progress: &'a Progress<'a>,
     ) -> Result<Self> {
+        let opened_at = timings::now_ms();
         let url = file_url(spec, base_url, file.name);
         let cache = cache_storage().await;
         progress.emit("initiate", Some(file.name), 0.0, file.size as f64);
@@ -189,7 +196,13 @@ impl<'a> ModelFileStream<'a> {
             caching,
             finished: false,
             progress,
+            read_ms: timings::now_ms() - opened_at,
         })
+    }
+
+    /// Milliseconds spent opening and reading this file so far.
+    pub fn read_ms(&self) -> f64 {
+        self.read_ms
     }
 
     /// Next chunk of the body, `None` at its end.
@@ -250,6 +263,15 @@ impl Drop for ModelFileStream<'_> {
 
 impl ByteSource for ModelFileStream<'_> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let started = timings::now_ms();
+        let n = self.read_timed(buf).await;
+        self.read_ms += timings::now_ms() - started;
+        n
+    }
+}
+
+impl ModelFileStream<'_> {
+    async fn read_timed(&mut self, buf: &mut [u8]) -> Result<usize> {
         if self.finished || buf.is_empty() {
             return Ok(0);
         }

@@ -28,6 +28,24 @@ const context = await chromium.launchPersistentContext(profile, {
   args: CHROMIUM_ARGS,
 });
 const TIMEOUT = 15 * 60 * 1000;
+
+// Where a load's time went (the ready event's `timings`): every phase, in order, each
+// non-negative, summing to the total; and the total accounts for the time the app measured
+// around createWorker (what it misses is the create call's reply message, not a phase).
+const MODEL_PHASES = ["read config.json", "read tokenizer.json", "tokenizer", "read model.safetensors", "weights"];
+function assertSums(what, timings) {
+  for (const p of timings.phases) assert.ok(Number.isFinite(p.ms) && p.ms >= 0, `${what}: ${JSON.stringify(p)}`);
+  const sum = timings.phases.reduce((s, p) => s + p.ms, 0);
+  assert.ok(Math.abs(sum - timings.total) <= 1e-6 * Math.max(1, timings.total), `${what}: phases sum to ${sum}, total ${timings.total}`);
+}
+function checkLoadReport(what, { timings, elapsed }) {
+  assert.ok(timings, `${what}: the ready event carries timings`);
+  const names = timings.phases.map((p) => p.file ? `${p.name} ${p.file}` : p.name);
+  assert.deepEqual(names, ["worker", "wasm", "backend", "store", ...MODEL_PHASES], `${what}: the phases`);
+  assertSums(what, timings);
+  assert.ok(timings.total <= elapsed + 1 && elapsed - timings.total < 250, `${what}: ${timings.total} ms of phases against ${elapsed} ms measured around createWorker`);
+  console.log(`${what}: ready in ${(timings.total / 1000).toFixed(2)} s (${timings.phases.map((p) => `${p.file ?? p.name} ${(p.ms / 1000).toFixed(2)}`).join(", ")})`);
+}
 let failed = false;
 try {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -37,6 +55,7 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: TIMEOUT });
   assert.equal(await page.locator("#error").textContent(), "", "no error on load");
+  checkLoadReport("first visit", await page.evaluate(() => window.loadReport));
   const backendShown = await page.locator("#backend").textContent();
   console.log(`backend: ${backendShown}; first answer after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (backend !== "auto") assert.ok(backendShown.startsWith(backend), backendShown);
@@ -70,6 +89,11 @@ try {
   // Reload: the classifier comes back from IndexedDB, the model from the Cache API.
   await page.reload();
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: TIMEOUT });
+  checkLoadReport("returning visit", await page.evaluate(() => window.loadReport));
+  const loaded = await page.evaluate(() => window.triage.loadModel("all-minilm-l6-v2"));
+  assert.equal(loaded.dtype, "f32");
+  assert.deepEqual(loaded.timings.phases.map((p) => p.file ? `${p.name} ${p.file}` : p.name), MODEL_PHASES, "loadModel: the model's own phases");
+  assertSums("loadModel", loaded.timings);
   await page.waitForFunction(() => document.getElementById("few-shot").textContent, null, { timeout: TIMEOUT });
   const after = JSON.parse(await page.locator("#few-shot").textContent());
   assert.deepEqual(after.data.map((d) => d.prediction), ["billing", "bug"]);

@@ -82,6 +82,9 @@ try {
   // The test command builds pkg/ in the dev profile; the page must say so.
   assert.ok(badge.endsWith(" · dev build"), badge);
   assert.match(await page.locator("#model option:checked").textContent(), /all-minilm-l6-v2 · \d+ MB · cached/);
+  // Where the load's time went, in a collapsible line.
+  assert.match(await page.locator("#load-timings-summary").textContent(), /^all-minilm-l6-v2 ready in \d+\.\d\d s$/);
+  assert.match(await page.locator("#load-timings-phases").textContent(), /^worker [\d.]+ s · wasm [\d.]+ s · backend [\d.]+ s · store [\d.]+ s · read config\.json [\d.]+ s · .* · weights [\d.]+ s$/);
   assert.match(await page.locator("#curl").textContent(), /\/v1\/classify/);
   await shot("loaded");
 

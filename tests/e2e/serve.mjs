@@ -45,10 +45,18 @@ export function serve(port = 0, root = ROOT) {
       res.writeHead(404).end("not found");
       return;
     }
+    // Revalidated on each load, answered 304 while unchanged (as `triage serve` does): the
+    // browser then keeps its cached response, and with it the wasm module's compiled code.
+    const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs * 1000).toString(16)}"`;
+    if (req.headers["if-none-match"]?.split(",").some((t) => t.trim().replace(/^W\//, "") === etag)) {
+      res.writeHead(304, { ETag: etag, "Cache-Control": "no-cache" }).end();
+      return;
+    }
     res.writeHead(200, {
       "Content-Type": TYPES[extname(file)] ?? "application/octet-stream",
       "Content-Length": stat.size,
       "Cache-Control": "no-cache",
+      ETag: etag,
     });
     if (req.method === "HEAD") res.end();
     else createReadStream(file).pipe(res);
