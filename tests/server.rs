@@ -359,4 +359,18 @@ fn the_page_and_the_model_files_are_served_and_nothing_outside() {
         let r = agent().get(&server.url(path)).call().unwrap();
         assert_eq!(r.status().as_u16(), 404, "{path}");
     }
+
+    // The page revalidates: its ETag answers a 304 with no body until the file changes.
+    let tag = page.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let mut again = agent().get(&server.url("/")).header("If-None-Match", &tag).call().unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+    assert_eq!(again.headers()["etag"], tag.as_str());
+    assert!(again.body_mut().read_to_vec().unwrap().is_empty());
+    std::fs::write(www.path().join("index.html"), "<!doctype html><title>triage, changed</title>").unwrap();
+    let mut changed = agent().get(&server.url("/")).header("If-None-Match", &tag).call().unwrap();
+    assert_eq!(changed.status().as_u16(), 200);
+    assert_ne!(changed.headers()["etag"], tag.as_str());
+    assert!(changed.body_mut().read_to_string().unwrap().contains("changed"));
+    assert_eq!(config.headers()["cache-control"], "public, max-age=31536000, immutable");
 }

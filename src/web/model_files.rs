@@ -10,7 +10,8 @@
 //! hashed as it goes; the weights are built tensor by tensor from that stream, so a 1 GB
 //! checkpoint never sits whole in wasm memory. Files with a pinned digest are checked at
 //! the end of the stream, and one that fails is dropped from the cache with the model
-//! built from it.
+//! built from it; a cached copy that passed is marked so (a second cache entry keyed by
+//! the digest) and is not hashed again on later loads.
 //! Progress events follow transformers.js' shape: `{status, file, loaded, total}` with
 //! status `initiate`, `progress` (at most every 1 %), `done`, and `ready` once built.
 
@@ -108,7 +109,8 @@ pub struct ModelFileStream<'a> {
     reader: web_sys::ReadableStreamDefaultReader,
     /// The chunk being read and how far into it.
     chunk: Option<(Uint8Array, u32)>,
-    hasher: Sha256,
+    /// `None` when the cached copy was already checked against the pinned digest.
+    hasher: Option<Sha256>,
     loaded: f64,
     total: f64,
     last_reported: f64,
@@ -138,6 +140,12 @@ impl<'a> ModelFileStream<'a> {
                 JsFuture::from(cache.match_with_str(&url)).await.ok().and_then(|r| r.dyn_into::<Response>().ok())
             }
             None => None,
+        };
+        // A cached copy that passed its digest check once (the marker is written after the
+        // check) is not hashed again: hashing 90 MB costs ~0.25 s of every returning visit.
+        let verified = match (&cache, &cached, file.sha256) {
+            (Some(cache), Some(_), Some(expected)) => is_marked_verified(cache, &url, expected).await,
+            _ => false,
         };
         let (response, caching) = match cached {
             Some(hit) => (hit, None),
@@ -189,7 +197,7 @@ impl<'a> ModelFileStream<'a> {
             url,
             reader,
             chunk: None,
-            hasher: Sha256::new(),
+            hasher: (!verified).then(Sha256::new),
             loaded: 0.0,
             total,
             last_reported: 0.0,
@@ -229,22 +237,34 @@ impl<'a> ModelFileStream<'a> {
 
     async fn at_end(&mut self) -> Result<()> {
         self.finished = true;
-        let got = hex::encode(std::mem::take(&mut self.hasher).finalize());
         let caching = self.caching.take();
+        let mut cached_now = false;
         if let Some((_, put)) = &caching {
             // A full quota only costs the offline copy; the model still loads.
-            let _ = JsFuture::from(put.clone()).await;
+            cached_now = JsFuture::from(put.clone()).await.is_ok();
         }
-        if let Some(expected) = self.file.sha256
-            && got != expected
-        {
-            if let Some(cache) = cache_storage().await {
-                let _ = JsFuture::from(cache.delete_with_str(&self.url)).await;
+        if let (Some(hasher), Some(expected)) = (self.hasher.take(), self.file.sha256) {
+            let got = hex::encode(hasher.finalize());
+            let cache = cache_storage().await;
+            if got != expected {
+                if let Some(cache) = &cache {
+                    let _ = JsFuture::from(cache.delete_with_str(&self.url)).await;
+                    let _ = JsFuture::from(cache.delete_with_str(&verified_marker_url(&self.url, expected))).await;
+                }
+                return Err(unavailable(
+                    self.spec,
+                    format!(
+                        "{} has sha256 {got}, expected {expected}: the file is damaged or not this model's",
+                        self.url
+                    ),
+                ));
             }
-            return Err(unavailable(
-                self.spec,
-                format!("{} has sha256 {got}, expected {expected}: the file is damaged or not this model's", self.url),
-            ));
+            // The copy in the cache is the bytes just checked: a fresh download that was
+            // stored, or a cached copy read in full.
+            let in_cache = cached_now || caching.is_none();
+            if in_cache && let Some(cache) = &cache {
+                mark_verified(cache, &self.url, expected).await;
+            }
         }
         self.progress.emit("done", Some(self.file.name), self.loaded, self.loaded);
         Ok(())
@@ -287,7 +307,9 @@ impl ModelFileStream<'_> {
         };
         let n = (chunk.length() - offset).min(buf.len() as u32);
         chunk.subarray(offset, offset + n).copy_to(&mut buf[..n as usize]);
-        self.hasher.update(&buf[..n as usize]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n as usize]);
+        }
         if offset + n < chunk.length() {
             self.chunk = Some((chunk, offset + n));
         }
@@ -297,6 +319,25 @@ impl ModelFileStream<'_> {
             self.progress.emit("progress", Some(self.file.name), self.loaded, self.total);
         }
         Ok(n as usize)
+    }
+}
+
+/// The cache key of the marker saying the cached copy of `url` matched `sha256`.
+fn verified_marker_url(url: &str, sha256: &str) -> String {
+    let join = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{join}triage-verified-sha256={sha256}")
+}
+
+async fn is_marked_verified(cache: &Cache, url: &str, sha256: &str) -> bool {
+    let hit = JsFuture::from(cache.match_with_str(&verified_marker_url(url, sha256))).await;
+    matches!(hit, Ok(v) if v.is_instance_of::<Response>())
+}
+
+/// Records that the cached copy of `url` matched `sha256` (best effort: without the marker
+/// the next load hashes the copy again).
+async fn mark_verified(cache: &Cache, url: &str, sha256: &str) {
+    if let Ok(marker) = Response::new_with_opt_str(Some("")) {
+        let _ = JsFuture::from(cache.put_with_str(&verified_marker_url(url, sha256), &marker)).await;
     }
 }
 
@@ -317,8 +358,12 @@ pub async fn delete_cached(spec: &'static ModelSpec, base_url: Option<&str>) -> 
     let Some(cache) = cache_storage().await else { return false };
     let mut any = false;
     for file in spec.files {
-        let removed = JsFuture::from(cache.delete_with_str(&file_url(spec, base_url, file.name))).await;
+        let url = file_url(spec, base_url, file.name);
+        let removed = JsFuture::from(cache.delete_with_str(&url)).await;
         any |= matches!(removed, Ok(v) if v.as_bool() == Some(true));
+        if let Some(sha256) = file.sha256 {
+            let _ = JsFuture::from(cache.delete_with_str(&verified_marker_url(&url, sha256))).await;
+        }
     }
     any
 }
