@@ -22,7 +22,13 @@ self.addEventListener("fetch", (event) => {
     const cache = await caches.open(CACHE);
     try {
       const response = await fetch(event.request);
-      if (response.ok) cache.put(event.request, response.clone());
+      // Store only what changed: re-writing the unchanged wasm module (tens of MB) on every
+      // visit costs the page its returning-visit speed.
+      if (response.ok) {
+        const cached = await cache.match(event.request);
+        const tag = response.headers.get("etag");
+        if (!cached || !tag || cached.headers.get("etag") !== tag) cache.put(event.request, response.clone());
+      }
       return response;
     } catch (e) {
       const cached = await cache.match(event.request, { ignoreSearch: true });

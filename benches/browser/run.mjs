@@ -103,8 +103,10 @@ for (const r of rows.filter((r) => !r.error && r.timings)) {
 const best = (pred, b) => Math.max(...rows.filter((r) => !r.error && pred(r)).map((r) => r.results.find((x) => x.batch === b)?.emb_per_s ?? 0));
 console.log("\nratios (triage ÷ transformers.js, same backend kind):");
 for (const b of [1, 8, 32]) {
-  const cpu = best((r) => r.case === "triage-cpu", b) / best((r) => r.case.startsWith("tjs-wasm"), b);
-  const gpu = best((r) => r.case === "triage-webgpu", b) / best((r) => r.case === "tjs-webgpu", b);
-  console.log(`batch ${b}: cpu ÷ best tjs wasm ${cpu.toFixed(2)}×, webgpu ÷ tjs webgpu ${gpu.toFixed(2)}×`);
+  // A side not run (a case left out) has no ratio.
+  const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0 ? `${(a / b).toFixed(2)}×` : "–");
+  const cpu = ratio(best((r) => r.case === "triage-cpu", b), best((r) => r.case.startsWith("tjs-wasm"), b));
+  const gpu = ratio(best((r) => r.case === "triage-webgpu", b), best((r) => r.case === "tjs-webgpu", b));
+  console.log(`batch ${b}: cpu ÷ best tjs wasm ${cpu}, webgpu ÷ tjs webgpu ${gpu}`);
 }
 for (const s of sizes) console.log(`${s.file}: ${(s.raw / 2 ** 20).toFixed(1)} MiB raw, ${(s.gzip / 2 ** 20).toFixed(1)} MiB gzip`);
