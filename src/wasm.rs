@@ -40,16 +40,25 @@ pub const DEFAULT_DATABASE: &str = "triage";
 // wasm-ld links this module "command-style", and unless the module calls
 // `__wasm_call_ctors` itself it wraps every export in a call to it: every call from JS (each
 // resumed future, each chunk read) re-ran every static constructor (hundreds of `inventory`
-// registrations in cubecl) and grew their registries without bound. Calling it once, at
-// instantiation, is what turns the wrappers off (llvm lld/wasm/Writer.cpp; inventory's docs).
+// registrations in cubecl) and grew their registries without bound. Calling it ourselves, once,
+// is what turns the wrappers off (llvm lld/wasm/Writer.cpp; inventory's docs).
 unsafe extern "C" {
     fn __wasm_call_ctors();
 }
 
+static CONSTRUCTORS: Once = Once::new();
+
+/// Runs the module's static constructors, the first time only. At instantiation (the start
+/// function below), and again from [`crate::web::backend::select`], the one door to a device,
+/// because wasm-bindgen-test's runner does not call start functions.
+pub fn run_static_constructors_once() {
+    // SAFETY: wasm-ld's constructor list, run once (the `Once`), before any device exists.
+    CONSTRUCTORS.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
 #[wasm_bindgen(start)]
-fn run_static_constructors_once() {
-    // SAFETY: wasm-ld's constructor list, run once before any other call into the module.
-    unsafe { __wasm_call_ctors() }
+fn start() {
+    run_static_constructors_once();
 }
 
 static PANIC_HOOK: Once = Once::new();

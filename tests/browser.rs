@@ -6,6 +6,8 @@
 //!
 //! Files are fetched from the test server, which serves the crate root: fixtures from
 //! `/tests/fixtures/`, model files from `/models/cache/<id>/` (`triage pull all-minilm-l6-v2 multilingual-e5-small`).
+//! Each test first runs the module's static constructors, as the package's start function
+//! does: the test runner calls no start function.
 //! Run: `bash tests/run.sh` (README, "Two commands"; docs/testing.md) or the cargo command it shows.
 #![cfg(target_arch = "wasm32")]
 
@@ -122,11 +124,13 @@ async fn tokenizer_golden(model: &str) {
 
 #[wasm_bindgen_test]
 async fn tokenizer_goldens_minilm() {
+    triage::wasm::run_static_constructors_once();
     tokenizer_golden(MINILM).await;
 }
 
 #[wasm_bindgen_test]
 async fn tokenizer_goldens_xlmr() {
+    triage::wasm::run_static_constructors_once();
     tokenizer_golden("multilingual-e5-small").await;
 }
 
@@ -151,11 +155,13 @@ async fn minilm_golden(device: &Device, label: &str, limit: usize) {
 
 #[wasm_bindgen_test]
 async fn minilm_golden_cpu() {
+    triage::wasm::run_static_constructors_once();
     minilm_golden(&Device::flex(), "cpu (flex, wasm)", usize::MAX).await;
 }
 
 #[wasm_bindgen_test]
 async fn minilm_golden_webgpu() {
+    triage::wasm::run_static_constructors_once();
     let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter (--enable-unsafe-webgpu)");
     log(&format!("WebGPU adapter: {:?} (fallback: {})", backend.adapter, backend.fallback_adapter));
     minilm_golden(&backend.device, "webgpu", WEBGPU_SENTENCES).await;
@@ -201,6 +207,7 @@ async fn fresh_db(name: &str) -> String {
 
 #[wasm_bindgen_test]
 async fn zero_shot_sample_same_on_webgpu_and_cpu() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-zero-shot").await;
     let sample: Value = serde_json::from_str(SAMPLE).unwrap();
     let mut by_backend = Vec::new();
@@ -235,11 +242,13 @@ async fn zero_shot_sample_same_on_webgpu_and_cpu() {
 
 #[wasm_bindgen_test]
 async fn few_shot_flow_cpu() {
+    triage::wasm::run_static_constructors_once();
     few_shot_flow_persists_across_engines("cpu").await;
 }
 
 #[wasm_bindgen_test]
 async fn few_shot_flow_webgpu() {
+    triage::wasm::run_static_constructors_once();
     few_shot_flow_persists_across_engines("webgpu").await;
 }
 
@@ -288,6 +297,7 @@ async fn few_shot_flow_persists_across_engines(backend: &str) {
 
 #[wasm_bindgen_test]
 async fn errors_are_jina_coded_and_change_nothing() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-errors").await;
     let triage = Triage::create(options("cpu", &db)).await.unwrap();
     let cases = [
@@ -313,6 +323,7 @@ async fn errors_are_jina_coded_and_change_nothing() {
 
 #[wasm_bindgen_test]
 async fn embeddings_match_the_golden_fixture() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-embeddings").await;
     let triage = Triage::create(options("cpu", &db)).await.unwrap();
     let (meta, want) = read_vectors("minilm_embeddings").await;
@@ -341,6 +352,7 @@ async fn embeddings_match_the_golden_fixture() {
 
 #[wasm_bindgen_test]
 async fn model_files_progress_cache_and_errors() {
+    triage::wasm::run_static_constructors_once();
     let _ = JsFuture::from(triage::wasm::delete_model(MINILM.into(), Some(MODELS.into()))).await;
     assert_eq!(JsFuture::from(triage::wasm::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), false);
     let events = js_sys::Array::new();
@@ -396,6 +408,7 @@ async fn model_files_progress_cache_and_errors() {
 /// The learner in WebAssembly gives the scores the native build recorded in the fixture.
 #[wasm_bindgen_test]
 fn fewshot_learner_gives_the_native_scores() {
+    triage::wasm::run_static_constructors_once();
     let f = common::fewshot_fixture();
     let mut learner = triage::fewshot::FewShot::new(f.train[0].0.len());
     learner.train(&f.train, &f.priors, f.num_iters);
@@ -418,6 +431,7 @@ async fn trained_record(id: &str) -> triage::store::ClassifierRecord {
 
 #[wasm_bindgen_test]
 async fn indexeddb_persists_across_a_reopened_database() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-persist").await;
     let store = IdbStore::open(&db).await.unwrap();
     let stored = store.put(trained_record("c1").await, None).await.unwrap();
@@ -434,6 +448,7 @@ async fn indexeddb_persists_across_a_reopened_database() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_two_writers_second_gets_conflict() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-writers").await;
     // Two connections, as two tabs have.
     let tab_a = IdbStore::open(&db).await.unwrap();
@@ -459,6 +474,7 @@ async fn indexeddb_two_writers_second_gets_conflict() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_corrupt_record_is_reported_not_loaded() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-corrupt").await;
     let store = IdbStore::open(&db).await.unwrap();
     let good = store.put(trained_record("good").await, None).await.unwrap();
@@ -548,12 +564,14 @@ async fn v3_golden(device: &Device, label: &str, precision: Precision, block_byt
 
 #[wasm_bindgen_test]
 async fn v3_tiny_golden_cpu() {
+    triage::wasm::run_static_constructors_once();
     let files = ["model.safetensors", "model_bf16.safetensors"];
     v3_golden(&Device::flex(), "cpu (flex, wasm)", Precision::F32, MAX_BLOCK_BYTES, &files).await;
 }
 
 #[wasm_bindgen_test]
 async fn v3_tiny_golden_webgpu() {
+    triage::wasm::run_static_constructors_once();
     let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter");
     // WGSL has no bf16: the loader widens bf16 on the host (to f32, or f16 where the
     // adapter has shader-f16) before upload.
@@ -574,6 +592,7 @@ async fn v3_tiny_golden_webgpu() {
 /// few-shot, scores against transformers' vectors (tests/fixtures/v3_tiny/flows.json).
 #[wasm_bindgen_test]
 async fn v3_tiny_through_the_js_api() {
+    triage::wasm::run_static_constructors_once();
     let db = fresh_db("triage-test-v3").await;
     let flows = fetch_json("/tests/fixtures/v3_tiny/flows.json").await;
     let strings =
@@ -701,6 +720,7 @@ async fn clip_golden(device: &Device, label: &str, id: &str, precision: Precisio
 
 #[wasm_bindgen_test]
 async fn clip_tiny_golden_cpu() {
+    triage::wasm::run_static_constructors_once();
     for id in ["jina-clip-v1", "jina-clip-v2"] {
         clip_golden(&Device::flex(), "cpu (flex, wasm)", id, Precision::F32).await;
         // f16: how a page's CPU backend stores jina-clip-v2, whose f32 weights exceed wasm32
@@ -711,6 +731,7 @@ async fn clip_tiny_golden_cpu() {
 
 #[wasm_bindgen_test]
 async fn clip_tiny_golden_webgpu() {
+    triage::wasm::run_static_constructors_once();
     let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter");
     for id in ["jina-clip-v1", "jina-clip-v2"] {
         clip_golden(&backend.device, "webgpu", id, Precision::F32).await;
@@ -728,6 +749,7 @@ async fn clip_tiny_golden_webgpu() {
 /// (3 classes: 4 training images each plus a text item, 2 held-out images each).
 #[wasm_bindgen_test]
 async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
+    triage::wasm::run_static_constructors_once();
     use base64::Engine as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let db = fresh_db("triage-test-clip").await;

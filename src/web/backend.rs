@@ -121,6 +121,8 @@ async fn init_webgpu() -> std::result::Result<WebGpu, String> {
 
 /// The device for `choice`.
 pub async fn select(choice: BackendChoice) -> Result<Backend> {
+    // cubecl (the WebGPU backend) looks up what its static constructors registered.
+    crate::wasm::run_static_constructors_once();
     let cpu = |reason: Option<String>| Backend {
         device: Device::flex(),
         name: "cpu",
