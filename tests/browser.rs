@@ -364,8 +364,21 @@ async fn model_files_progress_cache_and_errors() {
     Reflect::set(&opts, &"onProgress".into(), on_progress.as_ref()).unwrap();
     let triage = Triage::create(opts.clone()).await.unwrap();
     // loadModel resolves with what the weights are stored in (f32 on the CPU for this model).
+    // and with where that load spent its time: the model's own phases, summing to the total.
     let loaded = call(triage.load_model(MINILM.into())).await.unwrap();
-    assert_eq!(loaded, json!({"model": MINILM, "dtype": "f32"}));
+    assert_eq!((&loaded["model"], &loaded["dtype"]), (&json!(MINILM), &json!("f32")));
+    let phases = loaded["timings"]["phases"].as_array().expect("timings.phases");
+    let named: Vec<String> = phases
+        .iter()
+        .map(|p| {
+            format!("{} {}", p["name"].as_str().unwrap_or("?"), p["file"].as_str().unwrap_or("")).trim().to_string()
+        })
+        .collect();
+    assert_eq!(named, ["read config.json", "read tokenizer.json", "tokenizer", "read model.safetensors", "weights"]);
+    let sum: f64 = phases.iter().map(|p| p["ms"].as_f64().unwrap_or(-1.0)).sum();
+    assert!(phases.iter().all(|p| p["ms"].as_f64().is_some_and(|ms| ms >= 0.0)), "{phases:?}");
+    let total = loaded["timings"]["total"].as_f64().expect("timings.total");
+    assert!((sum - total).abs() <= 1e-6 * total.max(1.0), "phases sum to {sum}, total {total}");
     triage.close();
     let statuses: Vec<String> =
         events.iter().map(|e| Reflect::get(&e, &"status".into()).unwrap().as_string().unwrap()).collect();
