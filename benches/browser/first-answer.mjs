@@ -6,7 +6,8 @@
 // (transformers.js, same browser, same machine) is benches/browser/run.mjs's.
 //
 //   node benches/browser/first-answer.mjs [returning visits (3)] [backend (cpu)]
-//   (TRIAGE_BIN: default target/release/triage; bash pkg/build.sh [--release] first)
+//   (TRIAGE_BIN: default target/release/triage; bash pkg/build.sh [--release] first; `npm ci`
+//   in benches/browser with ONNXRUNTIME_NODE_INSTALL=skip, for playwright-core)
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
