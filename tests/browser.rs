@@ -363,7 +363,7 @@ async fn model_files_progress_cache_and_errors() {
     let opts = options("cpu", &fresh_db("triage-test-files").await);
     Reflect::set(&opts, &"onProgress".into(), on_progress.as_ref()).unwrap();
     let triage = Triage::create(opts.clone()).await.unwrap();
-    // loadModel resolves with what the weights are stored in (f32 on the CPU for this model).
+    // loadModel resolves with what the weights are stored in (f32 on the CPU for this model)
     // and with where that load spent its time: the model's own phases, summing to the total.
     let loaded = call(triage.load_model(MINILM.into())).await.unwrap();
     assert_eq!((&loaded["model"], &loaded["dtype"]), (&json!(MINILM), &json!("f32")));

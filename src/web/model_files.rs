@@ -114,8 +114,12 @@ pub struct ModelFileStream<'a> {
     loaded: f64,
     total: f64,
     last_reported: f64,
+    /// The Cache API bucket (none outside a secure context), and whether this file is read
+    /// from it.
+    cache: Option<Cache>,
+    from_cache: bool,
     /// The cache write of a download (its other branch), awaited at the end.
-    caching: Option<(Cache, js_sys::Promise)>,
+    caching: Option<js_sys::Promise>,
     finished: bool,
     progress: &'a Progress<'a>,
     /// Milliseconds spent opening and reading this file (waiting for the cache or the
@@ -144,9 +148,10 @@ impl<'a> ModelFileStream<'a> {
         // A cached copy that passed its digest check once (the marker is written after the
         // check) is not hashed again: hashing 90 MB costs ~0.25 s of every returning visit.
         let verified = match (&cache, &cached, file.sha256) {
-            (Some(cache), Some(_), Some(expected)) => is_marked_verified(cache, &url, expected).await,
+            (Some(cache), Some(_), Some(expected)) => cache_has(cache, &verified_marker_url(&url, expected)).await,
             _ => false,
         };
+        let from_cache = cached.is_some();
         let (response, caching) = match cached {
             Some(hit) => (hit, None),
             None => {
@@ -171,7 +176,7 @@ impl<'a> ModelFileStream<'a> {
                         let put = cache.put_with_str(&url, &copy);
                         let read = Response::new_with_opt_readable_stream_and_init(Some(&to_read), &headers)
                             .map_err(|e| TriageError::internal("reading a model file", js_error_text(&e)))?;
-                        (read, Some((cache.clone(), put)))
+                        (read, Some(put))
                     }
                     _ => (response, None),
                 }
@@ -201,6 +206,8 @@ impl<'a> ModelFileStream<'a> {
             loaded: 0.0,
             total,
             last_reported: 0.0,
+            cache,
+            from_cache,
             caching,
             finished: false,
             progress,
@@ -237,17 +244,16 @@ impl<'a> ModelFileStream<'a> {
 
     async fn at_end(&mut self) -> Result<()> {
         self.finished = true;
-        let caching = self.caching.take();
-        let mut cached_now = false;
-        if let Some((_, put)) = &caching {
-            // A full quota only costs the offline copy; the model still loads.
-            cached_now = JsFuture::from(put.clone()).await.is_ok();
+        // Whether the cache holds the bytes just read: the cached copy, or a download whose
+        // cache write succeeded (a full quota only costs the offline copy; the model loads).
+        let mut in_cache = self.from_cache;
+        if let Some(put) = self.caching.take() {
+            in_cache = JsFuture::from(put).await.is_ok();
         }
         if let (Some(hasher), Some(expected)) = (self.hasher.take(), self.file.sha256) {
             let got = hex::encode(hasher.finalize());
-            let cache = cache_storage().await;
             if got != expected {
-                if let Some(cache) = &cache {
+                if let Some(cache) = &self.cache {
                     let _ = JsFuture::from(cache.delete_with_str(&self.url)).await;
                     let _ = JsFuture::from(cache.delete_with_str(&verified_marker_url(&self.url, expected))).await;
                 }
@@ -259,10 +265,7 @@ impl<'a> ModelFileStream<'a> {
                     ),
                 ));
             }
-            // The copy in the cache is the bytes just checked: a fresh download that was
-            // stored, or a cached copy read in full.
-            let in_cache = cached_now || caching.is_none();
-            if in_cache && let Some(cache) = &cache {
+            if in_cache && let Some(cache) = &self.cache {
                 mark_verified(cache, &self.url, expected).await;
             }
         }
@@ -328,8 +331,9 @@ fn verified_marker_url(url: &str, sha256: &str) -> String {
     format!("{url}{join}triage-verified-sha256={sha256}")
 }
 
-async fn is_marked_verified(cache: &Cache, url: &str, sha256: &str) -> bool {
-    let hit = JsFuture::from(cache.match_with_str(&verified_marker_url(url, sha256))).await;
+/// Whether `cache` holds a response for `url`.
+async fn cache_has(cache: &Cache, url: &str) -> bool {
+    let hit = JsFuture::from(cache.match_with_str(url)).await;
     matches!(hit, Ok(v) if v.is_instance_of::<Response>())
 }
 
@@ -345,8 +349,7 @@ async fn mark_verified(cache: &Cache, url: &str, sha256: &str) {
 pub async fn is_cached(spec: &'static ModelSpec, base_url: Option<&str>) -> bool {
     let Some(cache) = cache_storage().await else { return false };
     for file in spec.files {
-        let hit = JsFuture::from(cache.match_with_str(&file_url(spec, base_url, file.name))).await;
-        if !matches!(hit, Ok(v) if v.is_instance_of::<Response>()) {
+        if !cache_has(&cache, &file_url(spec, base_url, file.name)).await {
             return false;
         }
     }

@@ -33,6 +33,7 @@ const TIMEOUT = 15 * 60 * 1000;
 // non-negative, summing to the total; and the total accounts for the time the app measured
 // around createWorker (what it misses is the create call's reply message, not a phase).
 const MODEL_PHASES = ["read config.json", "read tokenizer.json", "tokenizer", "read model.safetensors", "weights"];
+const phaseNames = (timings) => timings.phases.map((p) => (p.file ? `${p.name} ${p.file}` : p.name));
 function assertSums(what, timings) {
   for (const p of timings.phases) assert.ok(Number.isFinite(p.ms) && p.ms >= 0, `${what}: ${JSON.stringify(p)}`);
   const sum = timings.phases.reduce((s, p) => s + p.ms, 0);
@@ -40,8 +41,7 @@ function assertSums(what, timings) {
 }
 function checkLoadReport(what, { timings, elapsed }) {
   assert.ok(timings, `${what}: the ready event carries timings`);
-  const names = timings.phases.map((p) => p.file ? `${p.name} ${p.file}` : p.name);
-  assert.deepEqual(names, ["worker", "wasm", "backend", "store", ...MODEL_PHASES], `${what}: the phases`);
+  assert.deepEqual(phaseNames(timings), ["worker", "wasm", "backend", "store", ...MODEL_PHASES], `${what}: the phases`);
   assertSums(what, timings);
   assert.ok(timings.total <= elapsed + 1 && elapsed - timings.total < 250, `${what}: ${timings.total} ms of phases against ${elapsed} ms measured around createWorker`);
   console.log(`${what}: ready in ${(timings.total / 1000).toFixed(2)} s (${timings.phases.map((p) => `${p.file ?? p.name} ${(p.ms / 1000).toFixed(2)}`).join(", ")})`);
@@ -92,7 +92,7 @@ try {
   checkLoadReport("returning visit", await page.evaluate(() => window.loadReport));
   const loaded = await page.evaluate(() => window.triage.loadModel("all-minilm-l6-v2"));
   assert.equal(loaded.dtype, "f32");
-  assert.deepEqual(loaded.timings.phases.map((p) => p.file ? `${p.name} ${p.file}` : p.name), MODEL_PHASES, "loadModel: the model's own phases");
+  assert.deepEqual(phaseNames(loaded.timings), MODEL_PHASES, "loadModel: the model's own phases");
   assertSums("loadModel", loaded.timings);
   await page.waitForFunction(() => document.getElementById("few-shot").textContent, null, { timeout: TIMEOUT });
   const after = JSON.parse(await page.locator("#few-shot").textContent());
