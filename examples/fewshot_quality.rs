@@ -17,12 +17,12 @@
 use std::io::{BufRead, Write};
 
 use serde_json::{Value, json};
+use triage::Engine;
 use triage::api::Input;
-use triage::encoder::Encoder;
-use triage::fewshot::{FewShot, PassiveAggressive};
+use triage::classify::fewshot::{FewShot, PassiveAggressive};
+use triage::engine::encoder::Encoder;
 use triage::registry;
 use triage::store::MemoryStore;
-use triage::Engine;
 
 fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("fewshot_quality: {msg}");
@@ -34,7 +34,9 @@ fn main() {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["embed", models_dir, model, data, out] => embed(models_dir, model, data, out),
         ["eval", prefix, plan, result] => eval(prefix, plan, result),
-        _ => fail("usage: fewshot_quality embed MODELS_DIR MODEL DATA.jsonl OUT_PREFIX | eval OUT_PREFIX PLAN.json RESULT.json"),
+        _ => fail(
+            "usage: fewshot_quality embed MODELS_DIR MODEL DATA.jsonl OUT_PREFIX | eval OUT_PREFIX PLAN.json RESULT.json",
+        ),
     }
 }
 
@@ -68,15 +70,19 @@ fn embed(models_dir: &str, model: &str, data: &str, out: &str) {
     );
     let mut dim = 0;
     for (n, chunk) in texts.chunks(256).enumerate() {
-        let vectors =
-            pollster::block_on(engine.classification_embeddings(spec, chunk)).unwrap_or_else(|e| fail(e));
+        let vectors = pollster::block_on(engine.classification_embeddings(spec, chunk)).unwrap_or_else(|e| fail(e));
         for v in &vectors {
             dim = v.len();
             for x in v {
                 writer.write_all(&x.to_le_bytes()).unwrap_or_else(|e| fail(e));
             }
         }
-        eprintln!("{model}: {} / {} texts, {:.0} s", (n * 256 + chunk.len()), texts.len(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "{model}: {} / {} texts, {:.0} s",
+            (n * 256 + chunk.len()),
+            texts.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
     writer.flush().unwrap_or_else(|e| fail(e));
     let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
@@ -99,7 +105,8 @@ fn eval(prefix: &str, plan: &str, result: &str) {
         .map(|row| row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
         .collect();
     let row_labels: Vec<String> = serde_json::from_value(meta["row_labels"].clone()).unwrap_or_else(|e| fail(e));
-    let plan: Value = serde_json::from_slice(&std::fs::read(plan).unwrap_or_else(|e| fail(e))).unwrap_or_else(|e| fail(e));
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(plan).unwrap_or_else(|e| fail(e))).unwrap_or_else(|e| fail(e));
     let num_iters = plan["num_iters"].as_u64().unwrap_or(10) as u32;
     let splits = plan["splits"].as_array().unwrap_or_else(|| fail("no splits"));
     let mut ours = Vec::new();

@@ -51,7 +51,8 @@ fn main() {
         let qkv = || Tensor::<4>::random([1, heads, tokens, head_dim], Distribution::Normal(0.0, 1.0), &device);
         let (q, k, v) = (qkv(), qkv(), qkv());
         let secs = seconds(repeats, || {
-            let _ = attention(q.clone(), k.clone(), v.clone(), None, None, AttentionModuleOptions::default()).into_data();
+            let _ =
+                attention(q.clone(), k.clone(), v.clone(), None, None, AttentionModuleOptions::default()).into_data();
         });
         let flops = 4.0 * (heads * tokens * tokens * head_dim) as f64;
         report(model, &format!("attention {heads} heads × {tokens} tokens × {head_dim}"), flops, secs);

@@ -30,8 +30,7 @@ pub const MAX_TOKENS_PER_INPUT: usize = 8192;
 pub const NUM_ITERS_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
 /// Jina's default `num_iters`.
 pub const DEFAULT_NUM_ITERS: u32 = 10;
-/// Size of one image input (Jina: "Images up to 8MB").
-pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
+pub use crate::image::MAX_IMAGE_BYTES;
 
 /// One thing to classify or embed.
 #[derive(Debug, Clone, PartialEq)]
@@ -523,13 +522,16 @@ mod tests {
     #[test]
     fn embeddings_take_openais_encoding_format_and_user() {
         let parse = |v: Value| EmbeddingsRequest::from_json(&v);
-        let r = parse(serde_json::json!({"input": ["a"], "model": "m", "encoding_format": "base64", "user": "u-1"})).unwrap();
+        let r = parse(serde_json::json!({"input": ["a"], "model": "m", "encoding_format": "base64", "user": "u-1"}))
+            .unwrap();
         assert_eq!(r.embedding_types, [EmbeddingType::Base64]);
         assert!(!r.embedding_type_is_list);
         let r = parse(serde_json::json!({"input": "a", "encoding_format": "float"})).unwrap();
         assert_eq!(r.embedding_types, [EmbeddingType::Float]);
         // Agreeing fields are fine; disagreeing or unknown ones are Jina's validation error.
-        assert!(parse(serde_json::json!({"input": "a", "encoding_format": "base64", "embedding_type": "base64"})).is_ok());
+        assert!(
+            parse(serde_json::json!({"input": "a", "encoding_format": "base64", "embedding_type": "base64"})).is_ok()
+        );
         for bad in [
             serde_json::json!({"input": "a", "encoding_format": "base64", "embedding_type": "float"}),
             serde_json::json!({"input": "a", "encoding_format": "binary"}),
@@ -546,7 +548,10 @@ mod tests {
             assert!(EmbeddingsRequest::from_json(&json!({"input": "a", "late_chunking": off})).is_ok());
         }
         let err = EmbeddingsRequest::from_json(&json!({"input": "a", "late_chunking": true})).unwrap_err();
-        assert_eq!((err.code(), err.to_response().errors[0].field.as_str()), ("INPUT_VALIDATION_ERROR", "late_chunking"));
+        assert_eq!(
+            (err.code(), err.to_response().errors[0].field.as_str()),
+            ("INPUT_VALIDATION_ERROR", "late_chunking")
+        );
     }
 
     use serde_json::json;
@@ -688,8 +693,16 @@ impl EmbeddingsRequest {
         reject_unknown(
             obj,
             &[
-                "model", "input", "normalized", "embedding_type", "dimensions", "truncate", "task", "late_chunking",
-                "encoding_format", "user",
+                "model",
+                "input",
+                "normalized",
+                "embedding_type",
+                "dimensions",
+                "truncate",
+                "task",
+                "late_chunking",
+                "encoding_format",
+                "user",
             ],
         )?;
         // Jina's late chunking (one pass over all inputs, pooled per input) is not
@@ -707,7 +720,9 @@ impl EmbeddingsRequest {
         }
         let encoding_format = match obj.get("encoding_format") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s == "float" || s == "base64" => Some(EmbeddingType::parse(s, "encoding_format")?),
+            Some(Value::String(s)) if s == "float" || s == "base64" => {
+                Some(EmbeddingType::parse(s, "encoding_format")?)
+            }
             Some(_) => {
                 return Err(TriageError::validation(
                     "encoding_format",

@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn carries_openai_error_object() {
         let v: serde_json::Value = serde_json::from_str(&TriageError::validation("input", "bad").to_json()).unwrap();
-        assert_eq!(v["error"], serde_json::json!({"message": "bad", "type": "invalid_request_error", "code": "INPUT_VALIDATION_ERROR", "param": "input"}));
+        assert_eq!(
+            v["error"],
+            serde_json::json!({"message": "bad", "type": "invalid_request_error", "code": "INPUT_VALIDATION_ERROR", "param": "input"})
+        );
         let e = TriageError::ModelNotFound { model: "gpt-9".into(), available: "x".into() };
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["error"]["param"], "model");

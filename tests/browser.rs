@@ -17,14 +17,14 @@ use burn::tensor::Device;
 use js_sys::{Function, Promise, Reflect};
 use serde_json::{Value, json};
 use triage::classify::agreement;
-use triage::encoder::{TaskChoice, Encoder, load_tokenizer};
+use triage::engine::backend::{self, BackendChoice};
+use triage::engine::encoder::{Encoder, TaskChoice, load_tokenizer};
 use triage::error::TriageError;
+use triage::faces::web::Triage;
+use triage::loader::weights::{MAX_BLOCK_BYTES, Precision};
 use triage::registry;
 use triage::store::ClassifierStore;
-use triage::wasm::Triage;
-use triage::web::backend::{self, BackendChoice};
-use triage::web::idb::IdbStore;
-use triage::weights::{MAX_BLOCK_BYTES, Precision};
+use triage::store::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -73,7 +73,11 @@ async fn fetch_bytes(url: &str) -> Vec<u8> {
     let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().into();
     let response: web_sys::Response =
         JsFuture::from(Promise::from(fetch.call1(&JsValue::NULL, &url.into()).unwrap())).await.unwrap().into();
-    assert!(response.ok(), "{url}: HTTP {} (run `triage pull all-minilm-l6-v2 multilingual-e5-small`)", response.status());
+    assert!(
+        response.ok(),
+        "{url}: HTTP {} (run `triage pull all-minilm-l6-v2 multilingual-e5-small`)",
+        response.status()
+    );
     let buf = JsFuture::from(response.array_buffer().unwrap()).await.unwrap();
     js_sys::Uint8Array::new(&buf).to_vec()
 }
@@ -124,13 +128,13 @@ async fn tokenizer_golden(model: &str) {
 
 #[wasm_bindgen_test]
 async fn tokenizer_goldens_minilm() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     tokenizer_golden(MINILM).await;
 }
 
 #[wasm_bindgen_test]
 async fn tokenizer_goldens_xlmr() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     tokenizer_golden("multilingual-e5-small").await;
 }
 
@@ -155,13 +159,13 @@ async fn minilm_golden(device: &Device, label: &str, limit: usize) {
 
 #[wasm_bindgen_test]
 async fn minilm_golden_cpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     minilm_golden(&Device::flex(), "cpu (flex, wasm)", usize::MAX).await;
 }
 
 #[wasm_bindgen_test]
 async fn minilm_golden_webgpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter (--enable-unsafe-webgpu)");
     log(&format!("WebGPU adapter: {:?} (fallback: {})", backend.adapter, backend.fallback_adapter));
     minilm_golden(&backend.device, "webgpu", WEBGPU_SENTENCES).await;
@@ -207,7 +211,7 @@ async fn fresh_db(name: &str) -> String {
 
 #[wasm_bindgen_test]
 async fn zero_shot_sample_same_on_webgpu_and_cpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-zero-shot").await;
     let sample: Value = serde_json::from_str(SAMPLE).unwrap();
     let mut by_backend = Vec::new();
@@ -242,13 +246,13 @@ async fn zero_shot_sample_same_on_webgpu_and_cpu() {
 
 #[wasm_bindgen_test]
 async fn few_shot_flow_cpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     few_shot_flow_persists_across_engines("cpu").await;
 }
 
 #[wasm_bindgen_test]
 async fn few_shot_flow_webgpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     few_shot_flow_persists_across_engines("webgpu").await;
 }
 
@@ -297,7 +301,7 @@ async fn few_shot_flow_persists_across_engines(backend: &str) {
 
 #[wasm_bindgen_test]
 async fn errors_are_jina_coded_and_change_nothing() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-errors").await;
     let triage = Triage::create(options("cpu", &db)).await.unwrap();
     let cases = [
@@ -323,7 +327,7 @@ async fn errors_are_jina_coded_and_change_nothing() {
 
 #[wasm_bindgen_test]
 async fn embeddings_match_the_golden_fixture() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-embeddings").await;
     let triage = Triage::create(options("cpu", &db)).await.unwrap();
     let (meta, want) = read_vectors("minilm_embeddings").await;
@@ -352,9 +356,9 @@ async fn embeddings_match_the_golden_fixture() {
 
 #[wasm_bindgen_test]
 async fn model_files_progress_cache_and_errors() {
-    triage::wasm::run_static_constructors_once();
-    let _ = JsFuture::from(triage::wasm::delete_model(MINILM.into(), Some(MODELS.into()))).await;
-    assert_eq!(JsFuture::from(triage::wasm::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), false);
+    triage::js::run_static_constructors_once();
+    let _ = JsFuture::from(triage::faces::web::delete_model(MINILM.into(), Some(MODELS.into()))).await;
+    assert_eq!(JsFuture::from(triage::faces::web::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), false);
     let events = js_sys::Array::new();
     let sink = events.clone();
     let on_progress = Closure::<dyn Fn(JsValue)>::new(move |e: JsValue| {
@@ -394,7 +398,7 @@ async fn model_files_progress_cache_and_errors() {
         .find(|e| Reflect::get(e, &"file".into()).unwrap().as_string().as_deref() == Some("model.safetensors"))
         .unwrap();
     assert_eq!(Reflect::get(&last_weights, &"loaded".into()).unwrap().as_f64(), Some(90_868_376.0));
-    assert_eq!(JsFuture::from(triage::wasm::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), true);
+    assert_eq!(JsFuture::from(triage::faces::web::has_model(MINILM.into(), Some(MODELS.into()))).await.unwrap(), true);
 
     // A server without the files, and one whose file does not match the registry's sha256.
     let missing = options("cpu", &fresh_db("triage-test-files").await);
@@ -421,9 +425,9 @@ async fn model_files_progress_cache_and_errors() {
 /// The learner in WebAssembly gives the scores the native build recorded in the fixture.
 #[wasm_bindgen_test]
 fn fewshot_learner_gives_the_native_scores() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let f = common::fewshot_fixture();
-    let mut learner = triage::fewshot::FewShot::new(f.train[0].0.len());
+    let mut learner = triage::classify::fewshot::FewShot::new(f.train[0].0.len());
     learner.train(&f.train, &f.priors, f.num_iters);
     let mut worst = 0.0f32;
     for ((x, _), want) in f.test.iter().zip(&f.expected) {
@@ -437,14 +441,18 @@ fn fewshot_learner_gives_the_native_scores() {
 // ---------- IndexedDB ----------
 
 async fn trained_record(id: &str) -> triage::store::ClassifierRecord {
-    let mut classifier = triage::fewshot::Classifier::new(4);
-    classifier.train(&[(vec![1.0, 0.0, 0.0, 0.0], "a".to_string()), (vec![0.0, 1.0, 0.0, 0.0], "b".to_string())], &[], 3);
+    let mut classifier = triage::classify::fewshot::Classifier::new(4);
+    classifier.train(
+        &[(vec![1.0, 0.0, 0.0, 0.0], "a".to_string()), (vec![0.0, 1.0, 0.0, 0.0], "b".to_string())],
+        &[],
+        3,
+    );
     triage::store::ClassifierRecord::new(id.to_string(), MINILM.to_string(), triage::api::Access::Public, classifier)
 }
 
 #[wasm_bindgen_test]
 async fn indexeddb_persists_across_a_reopened_database() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-persist").await;
     let store = IdbStore::open(&db).await.unwrap();
     let stored = store.put(trained_record("c1").await, None).await.unwrap();
@@ -461,7 +469,7 @@ async fn indexeddb_persists_across_a_reopened_database() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_two_writers_second_gets_conflict() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-writers").await;
     // Two connections, as two tabs have.
     let tab_a = IdbStore::open(&db).await.unwrap();
@@ -487,7 +495,7 @@ async fn indexeddb_two_writers_second_gets_conflict() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_corrupt_record_is_reported_not_loaded() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-corrupt").await;
     let store = IdbStore::open(&db).await.unwrap();
     let good = store.put(trained_record("good").await, None).await.unwrap();
@@ -577,14 +585,14 @@ async fn v3_golden(device: &Device, label: &str, precision: Precision, block_byt
 
 #[wasm_bindgen_test]
 async fn v3_tiny_golden_cpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let files = ["model.safetensors", "model_bf16.safetensors"];
     v3_golden(&Device::flex(), "cpu (flex, wasm)", Precision::F32, MAX_BLOCK_BYTES, &files).await;
 }
 
 #[wasm_bindgen_test]
 async fn v3_tiny_golden_webgpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter");
     // WGSL has no bf16: the loader widens bf16 on the host (to f32, or f16 where the
     // adapter has shader-f16) before upload.
@@ -605,7 +613,7 @@ async fn v3_tiny_golden_webgpu() {
 /// few-shot, scores against transformers' vectors (tests/fixtures/v3_tiny/flows.json).
 #[wasm_bindgen_test]
 async fn v3_tiny_through_the_js_api() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let db = fresh_db("triage-test-v3").await;
     let flows = fetch_json("/tests/fixtures/v3_tiny/flows.json").await;
     let strings =
@@ -655,7 +663,7 @@ async fn v3_tiny_through_the_js_api() {
         triage.close();
     }
     assert!(
-        JsFuture::from(triage::wasm::has_model(
+        JsFuture::from(triage::faces::web::has_model(
             "jina-embeddings-v3".into(),
             Some("/tests/fixtures/tiny-models".into())
         ))
@@ -673,7 +681,7 @@ async fn v3_tiny_through_the_js_api() {
 /// preprocessing, padded text batches; within 1e-4 with f32 weights, by cosine ≥ 0.999 with
 /// f16 weights (computed in f16).
 async fn clip_golden(device: &Device, label: &str, id: &str, precision: Precision) {
-    use triage::encoder::Encoder;
+    use triage::engine::encoder::Encoder;
     let dir = format!("/tests/fixtures/tiny-models/{id}");
     let spec = triage::registry::find(id).unwrap();
     let (config, tokenizer, weights) = (
@@ -681,8 +689,7 @@ async fn clip_golden(device: &Device, label: &str, id: &str, precision: Precisio
         fetch_bytes(&format!("{dir}/tokenizer.json")).await,
         fetch_bytes(&format!("{dir}/model.safetensors")).await,
     );
-    let encoder =
-        Encoder::load(spec, &config, &tokenizer, &mut weights.as_slice(), device, precision).await.unwrap();
+    let encoder = Encoder::load(spec, &config, &tokenizer, &mut weights.as_slice(), device, precision).await.unwrap();
     let golden = fetch_json(&format!("{dir}/outputs.json")).await;
     let rows = |v: &Value| -> Vec<Vec<f32>> {
         v.as_array()
@@ -726,14 +733,16 @@ async fn clip_golden(device: &Device, label: &str, id: &str, precision: Precisio
          text max |diff| {worst_text:.2e} min cosine {cos_text:.6}"
     ));
     match precision {
-        Precision::F32 => assert!(worst_image <= 1e-4 && worst_text <= 1e-4, "{id} on {label}: {worst_image} / {worst_text}"),
+        Precision::F32 => {
+            assert!(worst_image <= 1e-4 && worst_text <= 1e-4, "{id} on {label}: {worst_image} / {worst_text}")
+        }
         Precision::F16 => assert!(cos_image >= 0.999 && cos_text >= 0.999, "{id} on {label}: {cos_image} / {cos_text}"),
     }
 }
 
 #[wasm_bindgen_test]
 async fn clip_tiny_golden_cpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     for id in ["jina-clip-v1", "jina-clip-v2"] {
         clip_golden(&Device::flex(), "cpu (flex, wasm)", id, Precision::F32).await;
         // f16: how a page's CPU backend stores jina-clip-v2, whose f32 weights exceed wasm32
@@ -744,7 +753,7 @@ async fn clip_tiny_golden_cpu() {
 
 #[wasm_bindgen_test]
 async fn clip_tiny_golden_webgpu() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     let backend = backend::select(BackendChoice::WebGpu).await.expect("WebGPU adapter");
     for id in ["jina-clip-v1", "jina-clip-v2"] {
         clip_golden(&backend.device, "webgpu", id, Precision::F32).await;
@@ -762,7 +771,7 @@ async fn clip_tiny_golden_webgpu() {
 /// (3 classes: 4 training images each plus a text item, 2 held-out images each).
 #[wasm_bindgen_test]
 async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
-    triage::wasm::run_static_constructors_once();
+    triage::js::run_static_constructors_once();
     use base64::Engine as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let db = fresh_db("triage-test-clip").await;
@@ -790,7 +799,10 @@ async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
     assert_eq!(s.len(), 4);
     assert_eq!(s[1], s[2]);
     assert_eq!(s[1], s[3], "the URL image scored unlike the same image in base64");
-    let bad = call(triage.classify(js(&json!({"model": "jina-clip-v2", "input": [{"image": "bm90IGFuIGltYWdl"}], "labels": ["a", "b"]})))).await;
+    let bad = call(triage.classify(js(
+        &json!({"model": "jina-clip-v2", "input": [{"image": "bm90IGFuIGltYWdl"}], "labels": ["a", "b"]}),
+    )))
+    .await;
     assert!(format!("{bad:?}").contains("INPUT_VALIDATION_ERROR"), "{bad:?}");
 
     let classes = ["nominal", "local", "global"];
@@ -799,7 +811,8 @@ async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
     let mut held_out = Vec::new();
     for class in classes {
         for (i, name) in index[class].as_array().unwrap().iter().enumerate() {
-            let bytes = fetch_bytes(&format!("/tests/fixtures/images/textile/{class}/{}", name.as_str().unwrap())).await;
+            let bytes =
+                fetch_bytes(&format!("/tests/fixtures/images/textile/{class}/{}", name.as_str().unwrap())).await;
             if i < 4 {
                 train.push(json!({"image": b64(&bytes), "label": class}));
             } else {
@@ -809,7 +822,8 @@ async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
         train.push(json!({"text": format!("{class} textile"), "label": class}));
     }
     assert!(train.len() == 15 && held_out.len() == 6, "textile fixtures: {} / {}", train.len(), held_out.len());
-    let trained = call(triage.train(js(&json!({"model": "jina-clip-v2", "input": train, "num_iters": 20})))).await.unwrap();
+    let trained =
+        call(triage.train(js(&json!({"model": "jina-clip-v2", "input": train, "num_iters": 20})))).await.unwrap();
     let id = trained["classifier_id"].as_str().unwrap();
     let inputs: Vec<Value> = held_out.iter().map(|(_, b)| json!({"image": b})).collect();
     let classified = call(triage.classify(js(&json!({"classifier_id": id, "input": inputs})))).await.unwrap();
@@ -817,7 +831,9 @@ async fn clip_tiny_mixed_and_textile_few_shot_through_the_js_api() {
     assert_eq!(data.len(), held_out.len());
     assert!(data.iter().all(|d| classes.contains(&d["prediction"].as_str().unwrap())));
     let right = data.iter().zip(&held_out).filter(|(d, (c, _))| d["prediction"] == *c).count();
-    log(&format!("jina-clip-v2 tiny, textile few-shot through the JS API: {right}/{} held-out images (random tiny weights)", held_out.len()));
+    log(&format!(
+        "jina-clip-v2 tiny, textile few-shot through the JS API: {right}/{} held-out images (random tiny weights)",
+        held_out.len()
+    ));
     triage.close();
 }
-

@@ -211,7 +211,8 @@ fn models_lists_the_registry_and_pull_refuses_unknown_models() {
     assert_eq!(ids, known);
     let minilm = &listed[ids.iter().position(|id| *id == "all-minilm-l6-v2").unwrap()];
     assert_eq!(minilm["pulled"], false);
-    let state = |name: &str| minilm["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["state"].clone();
+    let state =
+        |name: &str| minilm["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["state"].clone();
     assert_eq!(state("config.json"), "pulled");
     assert_eq!(state("model.safetensors"), "partial");
     assert_eq!(state("tokenizer.json"), "missing");

@@ -9,9 +9,9 @@ mod common;
 use common::{block_on, fixtures};
 
 use serde_json::Value;
-use triage::encoder::Encoder;
+use triage::engine::encoder::Encoder;
+use triage::loader::weights::Precision;
 use triage::registry;
-use triage::weights::Precision;
 
 const TOLERANCE: f32 = 1e-4;
 

@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use base64::Engine as _;
 use common::{block_on, fixtures};
 use serde_json::{Value, json};
-use triage::encoder::Encoder;
+use triage::engine::encoder::Encoder;
 use triage::registry::{self, ModelSpec};
 use triage::store::{ClassifierStore, FsStore};
 use triage::{Engine, TriageError};
@@ -53,7 +53,10 @@ fn serve() -> String {
                 "/page.html" => ("200 OK", "text/html", b"<html>not an image</html>".to_vec()),
                 _ => ("404 Not Found", "text/plain", b"no".to_vec()),
             };
-            let head = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(&body);
         }
@@ -130,10 +133,14 @@ fn mixed_text_and_images_classify_and_train() {
         }
         items.push(json!({"text": format!("a {class} textile defect"), "label": class}));
     }
-    let trained = block_on(engine.train_json(&json!({"model": "jina-clip-v2", "input": items.clone(), "num_iters": 20}))).unwrap();
+    let trained =
+        block_on(engine.train_json(&json!({"model": "jina-clip-v2", "input": items.clone(), "num_iters": 20})))
+            .unwrap();
     assert_eq!(trained.num_samples, items.len());
-    let inputs: Vec<Value> =
-        items.iter().map(|i| if let Some(img) = i.get("image") { json!({"image": img}) } else { json!({"text": i["text"]}) }).collect();
+    let inputs: Vec<Value> = items
+        .iter()
+        .map(|i| if let Some(img) = i.get("image") { json!({"image": img}) } else { json!({"text": i["text"]}) })
+        .collect();
     let r = serde_json::to_value(
         block_on(engine.classify_json(&json!({"classifier_id": trained.classifier_id, "input": inputs}))).unwrap(),
     )
@@ -247,7 +254,10 @@ fn bad_images_are_refused_and_change_nothing() {
         println!("{name}: {}", block_on(engine.classify_json(&calls[0])).err().unwrap());
     }
     // An image for a text-only model.
-    let err = block_on(engine.classify_json(&json!({"model": "jina-embeddings-v3", "input": [{"image": b64(&png)}], "labels": ["a", "b"]})))
+    let err =
+        block_on(engine.classify_json(
+            &json!({"model": "jina-embeddings-v3", "input": [{"image": b64(&png)}], "labels": ["a", "b"]}),
+        ))
         .err()
         .unwrap();
     assert!(err.to_string().contains("has no image tower"), "{err}");

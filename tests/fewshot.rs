@@ -6,7 +6,7 @@ mod common;
 use common::{FewShotFixture, fewshot_fixture, scores_in_order};
 use triage::api::Access;
 use triage::classify::cosine;
-use triage::fewshot::{Classifier, FewShot, PassiveAggressive};
+use triage::classify::fewshot::{Classifier, FewShot, PassiveAggressive};
 use triage::store::{ClassifierRecord, ClassifierStore, FsStore};
 
 fn trained(f: &FewShotFixture, examples: &[(Vec<f32>, String)]) -> FewShot {
@@ -58,8 +58,7 @@ fn beats_nearest_centroid_and_zero_shot_on_the_fixture() {
 #[test]
 fn an_update_with_new_classes_only_keeps_the_old_ones() {
     let f = fewshot_fixture();
-    let (old, new): (Vec<_>, Vec<_>) =
-        f.train.iter().cloned().partition(|(_, l)| f.labels[..5].contains(l));
+    let (old, new): (Vec<_>, Vec<_>) = f.train.iter().cloned().partition(|(_, l)| f.labels[..5].contains(l));
     let old_classes: Vec<usize> = (0..5).collect();
     let before = trained(&f, &old);
     let before_accuracy = accuracy(&f, |x| argmax(&scores_in_order(&before, &f.labels[..5], x)), &old_classes);
@@ -84,7 +83,12 @@ fn format_one_records_classify_as_before_and_convert_when_trained() {
     let mut pa = PassiveAggressive::new(f.train[0].0.len());
     pa.train(&f.train, f.num_iters);
     // A record as the previous release wrote it: format 1, the passive-aggressive learner.
-    let mut record = ClassifierRecord::new("old".into(), "all-minilm-l6-v2".into(), Access::Public, Classifier::PassiveAggressive(pa.clone()));
+    let mut record = ClassifierRecord::new(
+        "old".into(),
+        "all-minilm-l6-v2".into(),
+        Access::Public,
+        Classifier::PassiveAggressive(pa.clone()),
+    );
     record.format = 1;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("old.json"), serde_json::to_vec(&record).unwrap()).unwrap();
@@ -118,7 +122,12 @@ fn format_one_records_classify_as_before_and_convert_when_trained() {
 #[test]
 fn the_stored_record_is_compact() {
     let f = fewshot_fixture();
-    let record = ClassifierRecord::new("c".into(), "all-minilm-l6-v2".into(), Access::Public, Classifier::FewShot(trained(&f, &f.train)));
+    let record = ClassifierRecord::new(
+        "c".into(),
+        "all-minilm-l6-v2".into(),
+        Access::Public,
+        Classifier::FewShot(trained(&f, &f.train)),
+    );
     let bytes = serde_json::to_vec(&record).unwrap().len();
     // 28 kept examples + 3 vectors per class (mean, label, weights) + centre, 384 f32 each:
     // base64 for examples and label names, JSON numbers for the rest.

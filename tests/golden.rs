@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use triage::classify::{agreement, cosine};
-use triage::encoder::{TaskChoice, load_tokenizer};
+use triage::engine::encoder::{TaskChoice, load_tokenizer};
 
 fn tokenizer_golden(model: &str) {
     let path = models_dir().join(model).join("tokenizer.json");

@@ -46,7 +46,7 @@ fn preprocessing_matches_pillow_and_torchvision() {
     }
     println!("{}", report.join("\n"));
     // Pillow's pixels exactly: decoding (JPEG: libjpeg-turbo's IDCT, upsampling and colour
-    // tables, reproduced in src/jpeg.rs; other formats are lossless) and the resize.
+    // tables, reproduced in src/image/jpeg.rs; other formats are lossless) and the resize.
     for (max, line) in worst.iter().zip(&report) {
         assert_eq!(*max, 0, "{line}: differs from Pillow + torchvision");
     }

@@ -8,8 +8,8 @@ use common::block_on;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::Value;
+use triage::loader::weights::Precision;
 use triage::models::jina_v3::{JinaV3, JinaV3Config};
-use triage::weights::Precision;
 
 fn fixtures() -> std::path::PathBuf {
     // The tiny model's own directory (config.json, model.safetensors, tokenizer.json).
@@ -103,9 +103,9 @@ fn one_batch_can_mix_tasks() {
 
 use serde_json::json;
 use triage::Engine;
+use triage::classify::fewshot::FewShot;
 use triage::classify::{self, LabelSet};
-use triage::encoder::Encoder;
-use triage::fewshot::FewShot;
+use triage::engine::encoder::Encoder;
 use triage::registry::{self, ModelSpec};
 use triage::store::MemoryStore;
 
@@ -333,7 +333,10 @@ fn embedding_tables_in_row_blocks_give_the_same_vectors() {
     let golden: Value = serde_json::from_slice(&std::fs::read(fixtures().join("outputs.json")).unwrap()).unwrap();
     let cfg: JinaV3Config = serde_json::from_slice(&std::fs::read(fixtures().join("config.json")).unwrap()).unwrap();
     let block_bytes = 37 * cfg.hidden_size * 4;
-    assert_eq!(triage::weights::row_blocks(cfg.vocab_size, cfg.hidden_size, Precision::F32, block_bytes).len(), 9);
+    assert_eq!(
+        triage::loader::weights::row_blocks(cfg.vocab_size, cfg.hidden_size, Precision::F32, block_bytes).len(),
+        9
+    );
     let load = || {
         let mut file = std::fs::File::open(fixtures().join("model.safetensors")).unwrap();
         pollster::block_on(cfg.load_in_blocks(&mut file, Precision::F32, block_bytes, &device)).unwrap()

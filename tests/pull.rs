@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use triage::pull::{FileState, Puller, Silent};
+use triage::loader::pull::{FileState, Puller, Silent};
 use triage::registry::{self, HubRepo, ModelFile, ModelSpec, Package, Unpack};
 
 #[derive(Clone)]
@@ -91,7 +91,11 @@ fn leak(s: String) -> &'static str {
 }
 
 /// A registry entry for a made-up model with the given files, pinned to their digests.
-fn made_up_model(id: &'static str, files: &[(&'static str, &[u8])], packages: &'static [Package]) -> &'static ModelSpec {
+fn made_up_model(
+    id: &'static str,
+    files: &[(&'static str, &[u8])],
+    packages: &'static [Package],
+) -> &'static ModelSpec {
     let files: Vec<ModelFile> = files
         .iter()
         .map(|(name, bytes)| ModelFile { name, sha256: Some(leak(sha256(bytes))), size: bytes.len() as u64 })

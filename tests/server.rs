@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use triage::server::{ServerOptions, router};
+use triage::faces::server::{ServerOptions, router};
 use triage::store::FsStore;
 
 /// A server on 127.0.0.1 with its own store, stopped when dropped.
@@ -110,9 +110,22 @@ fn every_endpoint_answers_in_jinas_shapes() {
     assert_eq!(minilm["max_output_length"], 384);
     // Every field Jina's ModelInfo requires, and OpenAI's Model fields.
     for field in [
-        "id", "hugging_face_id", "name", "created", "input_modalities", "output_modalities", "quantization",
-        "context_length", "max_output_length", "pricing", "supported_sampling_parameters", "supported_features",
-        "description", "datacenters", "object", "owned_by",
+        "id",
+        "hugging_face_id",
+        "name",
+        "created",
+        "input_modalities",
+        "output_modalities",
+        "quantization",
+        "context_length",
+        "max_output_length",
+        "pricing",
+        "supported_sampling_parameters",
+        "supported_features",
+        "description",
+        "datacenters",
+        "object",
+        "owned_by",
     ] {
         assert!(models["data"].as_array().unwrap().iter().all(|m| m.get(field).is_some()), "{field}");
     }
@@ -184,9 +197,11 @@ fn every_endpoint_answers_in_jinas_shapes() {
         json!({"model": "all-minilm-l6-v2", "input": ["hello"], "encoding_format": "base64", "user": "someone"}),
     ));
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(openai["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(openai["data"][0]["embedding"].as_str().unwrap()).unwrap();
     let decoded: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-    let floats: Vec<f32> = embedded["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let floats: Vec<f32> =
+        embedded["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
     assert_eq!(decoded, floats);
     assert_eq!(openai["object"], "list");
     assert_eq!(openai["data"][0]["object"], "embedding");

@@ -369,7 +369,7 @@ fn label_groups_classify_per_group() {
 #[test]
 #[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
 fn missing_or_damaged_model_files_are_refused_clearly() {
-    use triage::encoder::Encoder;
+    use triage::engine::encoder::Encoder;
     let spec = triage::registry::find(MODEL).unwrap();
     let device = burn::tensor::Device::flex();
     let empty = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ on the CPU in f32:
   tests' reference; transformers has no JinaBERT class);
 - jina-clip-v2 text tower: transformers' `JinaEmbeddingsV3Model` with the single adapter
   merged (benches/v3/peer.py's loader).
-Inputs as `triage bench`'s: preprocessed pixels (decoding and resizing are not timed) and texts
+Inputs as the bench example's: preprocessed pixels (decoding and resizing are not timed) and texts
 of exactly N tokens. Prints JSON lines.
 
     python benches/clip/peer.py MODEL_DIR v1|v2 [--tokens 32] [--batches 1,8] [--seconds 5] [--load-only]

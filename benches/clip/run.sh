@@ -21,13 +21,13 @@ PYTHON="${PYTHON:-python3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 source benches/peak.sh
 declare -A TOKENIZER=([v1]=models/cache/all-minilm-l6-v2/tokenizer.json [v2]=models/cache/multilingual-e5-small/tokenizer.json)
-cargo build --release --features wgpu --quiet  # the binary benches/v3/run.sh builds
-BIN="$CARGO_TARGET_DIR/release/triage"
+cargo build --release --features wgpu --quiet --bin triage --example bench  # the binary benches/v3/run.sh builds
+BIN="$CARGO_TARGET_DIR/release/examples/bench"
 for v in ${MODELS//,/ }; do
   m="jina-clip-$v"
   [ -f "$DIR/$m/model.safetensors" ] || "$PYTHON" benches/clip/make_checkpoint.py "$v" "$DIR/$m" "${TOKENIZER[$v]}"
-  with_peak "$BIN" bench --quiet --models-dir "$DIR" --model "$m" --load-only
+  with_peak "$BIN" --quiet --models-dir "$DIR" --model "$m" --load-only
   with_peak "$PYTHON" benches/clip/peer.py "$DIR/$m" "$v" --load-only
-  "$BIN" bench --quiet --models-dir "$DIR" --model "$m" --tokens 32 --batches "$BATCHES" --seconds "$SECS"
+  "$BIN" --quiet --models-dir "$DIR" --model "$m" --tokens 32 --batches "$BATCHES" --seconds "$SECS"
   "$PYTHON" benches/clip/peer.py "$DIR/$m" "$v" --tokens 32 --batches "$BATCHES" --seconds "$SECS"
 done

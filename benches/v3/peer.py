@@ -2,7 +2,7 @@
 """The PyTorch peer for the jina-embeddings-v3 benchmark: transformers' JinaEmbeddingsV3Model
 (f32, CPU) on the same checkpoint triage reads (benches/v3/make_checkpoint.py), with the
 classification adapter merged into its weights at load (transformers' class has no LoRA).
-Prints JSON lines like `triage bench`.
+Prints JSON lines like the bench example.
 
     python benches/v3/peer.py DIR [--tokens 32,512] [--batches 1,8] [--seconds 5] [--load-only]
 """

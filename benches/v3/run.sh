@@ -21,15 +21,15 @@ BATCHES="${4:-1,8}"
 PYTHON="${PYTHON:-python3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 [ -f "$DIR/jina-embeddings-v3/model.safetensors" ] || "$PYTHON" benches/v3/make_checkpoint.py "$DIR"
-cargo build --release --features wgpu --quiet
-BIN="$CARGO_TARGET_DIR/release/triage"
+cargo build --release --features wgpu --quiet --bin triage --example bench
+BIN="$CARGO_TARGET_DIR/release/examples/bench"
 source benches/peak.sh
 for args in "--backend flex" "--backend flex --unfolded" "--backend wgpu"; do
-  with_peak "$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args
+  with_peak "$BIN" --quiet --models-dir "$DIR" --model jina-embeddings-v3 --load-only $args
 done
 with_peak "$PYTHON" benches/v3/peer.py "$DIR" --load-only
-"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex
-"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex --unfolded
+"$BIN" --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex
+"$BIN" --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS" --backend flex --unfolded
 "$PYTHON" benches/v3/peer.py "$DIR" --tokens "$TOKENS" --batches "$BATCHES" --seconds "$SECS"
-"$BIN" bench --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "${WGPU_TOKENS:-$TOKENS}" --batches "${WGPU_BATCHES:-$BATCHES}" --seconds "$SECS" --backend wgpu \
+"$BIN" --quiet --models-dir "$DIR" --model jina-embeddings-v3 --tokens "${WGPU_TOKENS:-$TOKENS}" --batches "${WGPU_BATCHES:-$BATCHES}" --seconds "$SECS" --backend wgpu \
   || echo '{"note": "wgpu backend unavailable on this machine"}'

@@ -215,7 +215,10 @@ impl JinaBert {
                 values.extend((0..seq).map(|j| (-slope * i.abs_diff(j) as f64) as f32));
             }
         }
-        Tensor::from_data(TensorData::new(values, [heads, seq, seq]).convert_dtype(self.dtype()), (device, self.dtype()))
+        Tensor::from_data(
+            TensorData::new(values, [heads, seq, seq]).convert_dtype(self.dtype()),
+            (device, self.dtype()),
+        )
     }
 
     /// Token states: `[batch, seq]` ids and mask (1 = token, 0 = padding) → `[batch, seq, hidden]`.
@@ -250,8 +253,10 @@ mod tests {
     #[test]
     fn alibi_slopes_follow_the_paper_rule() {
         let s = alibi_slopes(12);
-        let expected: Vec<f64> =
-            [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -0.5, -1.5, -2.5, -3.5].iter().map(|e| 2f64.powf(*e)).collect();
+        let expected: Vec<f64> = [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -0.5, -1.5, -2.5, -3.5]
+            .iter()
+            .map(|e| 2f64.powf(*e))
+            .collect();
         for (a, b) in s.iter().zip(&expected) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }

@@ -24,8 +24,8 @@ use super::eva02::{self, Eva02, Eva02Config};
 use super::jina_bert::{self, JinaBert, JinaBertConfig};
 use super::jina_v3::{self, JinaV3, JinaV3Config};
 use crate::error::{Result, TriageError};
+use crate::loader::weights::{self, ByteSource, Loaded, Precision};
 use crate::registry::ClipText;
-use crate::weights::{self, ByteSource, Loaded, Precision};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct JinaClipConfig {
@@ -103,7 +103,8 @@ impl JinaClipConfig {
     }
 
     pub fn jina_bert(&self) -> Result<JinaBertConfig, String> {
-        let cfg: JinaBertConfig = serde_json::from_value(self.text_json("{}")?).map_err(|e| format!("text_config: {e}"))?;
+        let cfg: JinaBertConfig =
+            serde_json::from_value(self.text_json("{}")?).map_err(|e| format!("text_config: {e}"))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -155,9 +156,7 @@ impl JinaClipConfig {
         let weights::Streamed { mut tensors, precision } = weights::stream_safetensors(src, &layout, device).await?;
         let mut part = |prefix: &str| -> HashMap<String, Loaded> {
             let keys: Vec<String> = tensors.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
-            keys.into_iter()
-                .filter_map(|k| tensors.remove(&k).map(|t| (k[prefix.len()..].to_string(), t)))
-                .collect()
+            keys.into_iter().filter_map(|k| tensors.remove(&k).map(|t| (k[prefix.len()..].to_string(), t))).collect()
         };
         let vision = weights::install(self.vision_config.init(device), part("vision/"))?;
         let text_tensors = part("text/");

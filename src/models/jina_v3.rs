@@ -12,7 +12,7 @@
 //! same way. Folding the hot adapter is measured faster than the pure low-rank path on
 //! burn-flex (docs/benchmarks.md, jina-embeddings-v3).
 //!
-//! Weights stream in through [`crate::weights`], converted to the device's dtype on the way.
+//! Weights stream in through [`crate::loader::weights`], converted to the device's dtype on the way.
 
 use std::sync::LazyLock;
 
@@ -26,7 +26,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::Result;
-use crate::weights::{self, ByteSource, Precision};
+use crate::loader::weights::{self, ByteSource, Precision};
 
 /// The released `config.json`'s fields that shape the network.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

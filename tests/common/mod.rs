@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use triage::Engine;
-use triage::encoder::Encoder;
+use triage::engine::encoder::Encoder;
 use triage::registry::{self, ModelSpec};
 use triage::store::ClassifierStore;
 
@@ -35,7 +35,7 @@ pub struct FewShotFixture {
 
 /// A few-shot learner's scores of `x` in the order of `labels` (the learner numbers its
 /// classes as first seen).
-pub fn scores_in_order(learner: &triage::fewshot::FewShot, labels: &[String], x: &[f32]) -> Vec<f32> {
+pub fn scores_in_order(learner: &triage::classify::fewshot::FewShot, labels: &[String], x: &[f32]) -> Vec<f32> {
     let p = learner.predict(x);
     labels.iter().map(|l| p[learner.labels.iter().position(|x| x == l).unwrap()]).collect()
 }

@@ -22,11 +22,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response};
 
-use super::idb::js_error_text;
 use super::timings;
 use crate::error::{Result, TriageError};
+use crate::js::{global_fetch, js_error_text};
+use crate::loader::weights::ByteSource;
 use crate::registry::{ModelFile, ModelSpec};
-use crate::weights::ByteSource;
 
 /// Name of the Cache API bucket holding model files.
 pub const CACHE_NAME: &str = "triage-models-v1";
@@ -91,12 +91,6 @@ async fn cache_storage() -> Option<Cache> {
     }
     let caches: CacheStorage = caches.dyn_into().ok()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
-}
-
-pub(crate) async fn global_fetch(url: &str) -> Result<Response, JsValue> {
-    let fetch: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("fetch"))?.dyn_into()?;
-    let promise: js_sys::Promise = fetch.call1(&JsValue::NULL, &JsValue::from_str(url))?.dyn_into()?;
-    JsFuture::from(promise).await?.dyn_into()
 }
 
 /// One model file read front to back from the cache or the network, hashed as it goes.

@@ -24,6 +24,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 use crate::error::{Result, TriageError};
+use crate::js::js_error_text;
 use crate::store::{ClassifierRecord, ClassifierStore};
 
 /// The object store holding classifiers.
@@ -45,17 +46,6 @@ pub fn factory() -> Result<IdbFactory> {
         .filter(|v| !v.is_undefined() && !v.is_null())
         .ok_or_else(|| TriageError::Internal("IndexedDB is not available in this context".into()))?;
     idb.dyn_into::<IdbFactory>().map_err(|_| TriageError::Internal("indexedDB is not an IDBFactory".into()))
-}
-
-/// Text of a DOMException or any thrown JS value.
-pub fn js_error_text(e: &JsValue) -> String {
-    if let Some(d) = e.dyn_ref::<web_sys::DomException>() {
-        return format!("{}: {}", d.name(), d.message());
-    }
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return format!("{}: {}", String::from(err.name()), String::from(err.message()));
-    }
-    e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// An IndexedDB failure as a triage error: a full quota is the caller's limit, anything

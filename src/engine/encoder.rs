@@ -14,13 +14,13 @@ use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Result, TriageError};
+use crate::loader::weights::{self, ByteSource, Precision};
 use crate::models::bert::{self, Bert, BertConfig};
 use crate::models::eva02::Eva02;
 use crate::models::jina_bert::JinaBert;
 use crate::models::jina_clip::{ClipTextTower, JinaClipConfig};
 use crate::models::jina_v3::{JinaV3, JinaV3Config};
 use crate::registry::{Architecture, ModelSpec};
-use crate::weights::{self, ByteSource, Precision};
 
 /// Sequences per forward pass.
 pub const BATCH_SIZE: usize = 32;
@@ -212,7 +212,7 @@ impl Encoder {
 
     /// Folds `task`'s adapter into the weights ([`TaskChoice::NONE`]: back to the base
     /// weights, every task then on the low-rank path). Every task stays available either
-    /// way; this only moves which one is fastest (`triage bench --unfolded`).
+    /// way; this only moves which one is fastest (`--unfolded` of the bench example).
     pub fn fold_task(self, task: TaskChoice) -> Self {
         let adapter = task.0.map(|i| self.task_adapters[i]);
         let network = match self.network {

@@ -7,6 +7,9 @@
 //! a version; `put` succeeds only if the stored version is the one the caller read, so a
 //! concurrent update is reported as `CONFLICT_RESOURCE_BUSY` instead of being lost.
 
+#[cfg(target_arch = "wasm32")]
+pub mod idb;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,10 +17,10 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Access, ClassifierSummary};
+use crate::classify::fewshot::Classifier;
 use crate::error::{Result, TriageError};
-use crate::fewshot::Classifier;
 
-/// Format of records written now: 2 holds a [`crate::fewshot::FewShot`]; format 1 (a
+/// Format of records written now: 2 holds a [`crate::classify::fewshot::FewShot`]; format 1 (a
 /// passive-aggressive classifier) is still read, and classifies as it did until it is next
 /// trained, which rewrites it in format 2.
 pub const RECORD_FORMAT: u32 = 2;
@@ -84,8 +87,13 @@ impl ClassifierRecord {
     }
 
     pub fn summary(&self) -> ClassifierSummary {
-        let per_label: serde_json::Map<String, serde_json::Value> =
-            self.classifier.labels().iter().zip(self.classifier.counts()).map(|(l, n)| (l.clone(), (*n).into())).collect();
+        let per_label: serde_json::Map<String, serde_json::Value> = self
+            .classifier
+            .labels()
+            .iter()
+            .zip(self.classifier.counts())
+            .map(|(l, n)| (l.clone(), (*n).into()))
+            .collect();
         ClassifierSummary {
             classifier_id: self.classifier_id.clone(),
             user_id: "00000000-0000-0000-0000-000000000000".into(),

@@ -122,7 +122,10 @@ pub fn dequantise(raw: &[u8]) -> Result<Checkpoint, String> {
         r.skip(1 + 4)?; // dtype and element count: the byte length tells them apart
         let offset = to_usize(r.u64()?)?;
         let len = to_usize(r.u64()?)?;
-        let bytes = offset.checked_add(len).and_then(|end| raw.get(offset..end)).ok_or_else(|| format!("{short}: data outside the file"))?;
+        let bytes = offset
+            .checked_add(len)
+            .and_then(|end| raw.get(offset..end))
+            .ok_or_else(|| format!("{short}: data outside the file"))?;
         let shape = shape_of(&short, &dims);
         let count: usize = shape.iter().product();
         let start = data.len();
@@ -133,10 +136,7 @@ pub fn dequantise(raw: &[u8]) -> Result<Checkpoint, String> {
         } else {
             return Err(format!("{short}: {len} bytes do not fit the shape {shape:?}"));
         }
-        header.insert(
-            hf_name(&short)?,
-            json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
-        );
+        header.insert(hf_name(&short)?, json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}));
     }
     let mut header = serde_json::to_vec(&Value::Object(header)).map_err(|e| e.to_string())?;
     // safetensors pads the header with spaces to a multiple of 8 bytes.

@@ -18,8 +18,10 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use image::{ImageFormat, ImageReader, Limits, RgbImage};
 
-use crate::api::MAX_IMAGE_BYTES;
-use crate::jpeg;
+pub mod jpeg;
+
+/// Size of one image input (Jina: "Images up to 8MB").
+pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// CLIP's normalisation (OpenAI's dataset statistics), per RGB channel.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -34,7 +36,8 @@ pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
 const MAX_DECODE_ALLOC: u64 = 8 * MAX_IMAGE_PIXELS;
 
 /// The formats decoded (Jina's: PNG, JPEG, WebP, GIF's first frame, BMP).
-const FORMATS: &[ImageFormat] = &[ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
+const FORMATS: &[ImageFormat] =
+    &[ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
 
 /// Where an image input's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +65,7 @@ pub fn parse_ref(value: &str) -> Result<ImageRef, String> {
         return Ok(ImageRef::Url(s.to_string()));
     }
     let payload = if lower.starts_with("data:") {
-        let (header, data) =
-            s.split_once(',').ok_or_else(|| "the data URL has no ',' before its data".to_string())?;
+        let (header, data) = s.split_once(',').ok_or_else(|| "the data URL has no ',' before its data".to_string())?;
         let header = header.to_ascii_lowercase();
         if !header.ends_with(";base64") {
             return Err("the data URL is not base64 (expected 'data:image/…;base64,…')".into());
@@ -95,9 +97,10 @@ fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
     let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
     let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
-    standard.decode(&compact).or_else(|_| url_safe.decode(&compact)).map_err(|e| {
-        format!("the image is neither an http(s) URL nor valid base64 ({e})")
-    })
+    standard
+        .decode(&compact)
+        .or_else(|_| url_safe.decode(&compact))
+        .map_err(|e| format!("the image is neither an http(s) URL nor valid base64 ({e})"))
 }
 
 /// Jina's limit: 8 MB per image, encoded.
@@ -152,7 +155,9 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
     }
     if format == ImageFormat::Jpeg {
         // Pillow's pixels (libjpeg-turbo's arithmetic); kinds it leaves go to the `image` crate.
-        if let jpeg::Decoded::Rgb(rgb) = jpeg::decode(bytes, MAX_DECODE_ALLOC).map_err(|e| format!("cannot decode the JPEG image: {e}"))? {
+        if let jpeg::Decoded::Rgb(rgb) =
+            jpeg::decode(bytes, MAX_DECODE_ALLOC).map_err(|e| format!("cannot decode the JPEG image: {e}"))?
+        {
             return Ok(rgb);
         }
     }
@@ -201,16 +206,20 @@ async fn fetch(url: &str) -> Result<Vec<u8>, String> {
 async fn fetch(url: &str) -> Result<Vec<u8>, String> {
     use wasm_bindgen::JsCast;
     let failed = |e: wasm_bindgen::JsValue| {
-        format!("cannot fetch the image URL {url}: {} (unreachable, or its server does not allow this origin)", crate::web::idb::js_error_text(&e))
+        format!(
+            "cannot fetch the image URL {url}: {} (unreachable, or its server does not allow this origin)",
+            crate::js::js_error_text(&e)
+        )
     };
-    let response = crate::web::model_files::global_fetch(url).await.map_err(failed)?;
+    let response = crate::js::global_fetch(url).await.map_err(failed)?;
     if !response.ok() {
         return Err(format!("fetching the image URL {url} answered HTTP {}", response.status()));
     }
     if let Some(len) = response.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok()) {
         check_size(len)?;
     }
-    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
+    let buffer =
+        wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
     let buffer: js_sys::ArrayBuffer = buffer.dyn_into().map_err(failed)?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
@@ -258,8 +267,7 @@ fn taps(in_size: usize, out_size: usize, range: std::ops::Range<usize>) -> Vec<T
             // C's `(int)` truncates toward zero; negatives are clamped to 0 just after.
             let min = ((center - support + 0.5).trunc() as i64).max(0) as usize;
             let max = ((center + support + 0.5).trunc() as i64).min(in_size as i64) as usize;
-            let raw: Vec<f64> =
-                (min..max).map(|x| bicubic((x as f64 - center + 0.5) * ss)).collect();
+            let raw: Vec<f64> = (min..max).map(|x| bicubic((x as f64 - center + 0.5) * ss)).collect();
             let total: f64 = raw.iter().sum();
             let weights = raw
                 .iter()
@@ -381,7 +389,8 @@ mod tests {
         assert_eq!(parse_ref("AAE").unwrap(), ImageRef::Bytes(vec![0, 1]));
         assert_eq!(parse_ref("AA\nEC").unwrap(), ImageRef::Bytes(vec![0, 1, 2]));
         assert_eq!(parse_ref("-_8=").unwrap(), ImageRef::Bytes(vec![0xfb, 0xff]));
-        for bad in ["", "file:///etc/passwd", "ftp://x/y", "data:text/plain;base64,AAEC", "data:image/png,abc", "@@@@"] {
+        for bad in ["", "file:///etc/passwd", "ftp://x/y", "data:text/plain;base64,AAEC", "data:image/png,abc", "@@@@"]
+        {
             assert!(parse_ref(bad).is_err(), "{bad:?} accepted");
         }
     }

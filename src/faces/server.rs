@@ -307,9 +307,9 @@ async fn model<S: ClassifierStore + Send + Sync + 'static>(
 ) -> Response {
     // A model id in the path names a resource: an unknown one is 404 (as OpenAI's
     // `models.retrieve` expects), while an unknown `model` in a request body stays Jina's 400.
-    let found = app.caller(&headers).and_then(|_| {
-        registry::find(&id).map_err(|_| TriageError::NotFound { kind: "Model", id: id.clone() })
-    });
+    let found = app
+        .caller(&headers)
+        .and_then(|_| registry::find(&id).map_err(|_| TriageError::NotFound { kind: "Model", id: id.clone() }));
     respond(found.map(|spec| model_info(spec, &app.options.models_dir)))
 }
 

@@ -6,6 +6,8 @@
 //! Jina's captured responses show (e.g. 0.35 / 0.34 / 0.31); a lower temperature sharpens
 //! them while keeping the ranking.
 
+pub mod fewshot;
+
 use crate::api::{ClassificationPrediction, LabelScore, PerGroup};
 
 /// Dot product; on L2-normalised vectors this is the cosine similarity.

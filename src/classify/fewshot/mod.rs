@@ -293,7 +293,11 @@ impl FewShot {
         {
             return Err("a vector has the wrong width or non-finite values".into());
         }
-        if self.examples.iter().zip(&self.counts).any(|(kept, &count)| kept.len() > KEPT_PER_CLASS || kept.len() as u64 > count)
+        if self
+            .examples
+            .iter()
+            .zip(&self.counts)
+            .any(|(kept, &count)| kept.len() > KEPT_PER_CLASS || kept.len() as u64 > count)
         {
             return Err("more kept examples than allowed or seen".into());
         }
@@ -421,15 +425,13 @@ fn held_out_temperature(
     let fold_steps = (steps / 3).max(10);
     let mut held_out: Vec<(Vec<f32>, usize)> = Vec::with_capacity(rows.len());
     for fold in 0..CALIBRATION_FOLDS {
-        let (held, kept): (Vec<_>, Vec<_>) =
-            rows.iter().enumerate().partition(|(i, _)| i % CALIBRATION_FOLDS == fold);
+        let (held, kept): (Vec<_>, Vec<_>) = rows.iter().enumerate().partition(|(i, _)| i % CALIBRATION_FOLDS == fold);
         if held.is_empty() || kept.is_empty() {
             continue;
         }
         let kept: Vec<(&[f32], usize)> = kept.into_iter().map(|(_, r)| *r).collect();
-        let means: Vec<Option<Vec<f32>>> = (0..n_classes)
-            .map(|c| mean_of(kept.iter().filter(|(_, k)| *k == c).map(|(x, _)| *x), dim))
-            .collect();
+        let means: Vec<Option<Vec<f32>>> =
+            (0..n_classes).map(|c| mean_of(kept.iter().filter(|(_, k)| *k == c).map(|(x, _)| *x), dim)).collect();
         let counts: Vec<f32> = (0..n_classes).map(|c| kept.iter().filter(|(_, k)| *k == c).count() as f32).collect();
         let mean_refs: Vec<Option<&[f32]>> = means.iter().map(|m| m.as_deref()).collect();
         let fitted = fit_weights(dim, &kept, &mean_refs, &counts, label_embeddings, beta, Some(start), fold_steps);
@@ -687,12 +689,20 @@ mod tests {
         // Labels that do not follow the geometry: held-out examples are misclassified, so
         // the scores are softened (T > 1); a clean split sharpens them or leaves them.
         let noisy: Vec<(Vec<f32>, String)> = (0..20)
-            .map(|i| (vec![1.0, (i as f32 * 0.7).sin(), (i as f32 * 1.3).cos()], if i % 2 == 0 { "a" } else { "b" }.to_string()))
+            .map(|i| {
+                (
+                    vec![1.0, (i as f32 * 0.7).sin(), (i as f32 * 1.3).cos()],
+                    if i % 2 == 0 { "a" } else { "b" }.to_string(),
+                )
+            })
             .collect();
         let clean: Vec<(Vec<f32>, String)> = (0..20)
             .map(|i| {
                 let side = if i % 2 == 0 { 1.0 } else { -1.0 };
-                (vec![1.0, side + 0.05 * (i as f32).sin(), 0.05 * (i as f32).cos()], if side > 0.0 { "a" } else { "b" }.to_string())
+                (
+                    vec![1.0, side + 0.05 * (i as f32).sin(), 0.05 * (i as f32).cos()],
+                    if side > 0.0 { "a" } else { "b" }.to_string(),
+                )
             })
             .collect();
         let top = |data: &[(Vec<f32>, String)]| {
@@ -723,7 +733,12 @@ mod tests {
 
     #[test]
     fn an_update_with_one_new_class_keeps_the_old_ones() {
-        let first = [ex(&[1.0, 0.0, 0.0], "a"), ex(&[0.9, 0.2, 0.0], "a"), ex(&[0.0, 1.0, 0.0], "b"), ex(&[0.1, 0.9, 0.0], "b")];
+        let first = [
+            ex(&[1.0, 0.0, 0.0], "a"),
+            ex(&[0.9, 0.2, 0.0], "a"),
+            ex(&[0.0, 1.0, 0.0], "b"),
+            ex(&[0.1, 0.9, 0.0], "b"),
+        ];
         let mut f = trained(&first);
         f.train(&[ex(&[0.0, 0.0, 1.0], "c"), ex(&[0.1, 0.0, 0.9], "c")], &[], 10);
         assert_eq!(f.labels, vec!["a", "b", "c"]);
@@ -751,7 +766,8 @@ mod tests {
         let pa = a.predict(&[0.6, 0.6]);
         let pb = b.predict(&[0.6, 0.6]);
         // Classes are numbered in first-seen order: compare by label.
-        let pb_by_label: Vec<f32> = a.labels.iter().map(|l| pb[b.labels.iter().position(|x| x == l).unwrap()]).collect();
+        let pb_by_label: Vec<f32> =
+            a.labels.iter().map(|l| pb[b.labels.iter().position(|x| x == l).unwrap()]).collect();
         assert!(pa.iter().zip(&pb_by_label).all(|(x, y)| (x - y).abs() < 1e-5), "{pa:?} vs {pb_by_label:?}");
     }
 

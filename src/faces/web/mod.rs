@@ -24,41 +24,22 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{ClassifyRequest, EmbeddingsRequest, TrainRequest};
-use crate::encoder::{Encoder, load_tokenizer};
+use crate::engine::backend::{self, Backend, BackendChoice};
+use crate::engine::encoder::{Encoder, load_tokenizer};
 use crate::engine::{Engine, parse_body};
 use crate::error::{Result, TriageError};
+use crate::loader::timings::{LoadTimings, Phase};
+use crate::loader::web_files::{self, ModelFileStream, Progress};
+use crate::loader::weights::read_to_end;
 use crate::registry::{self, ModelSpec};
-use crate::web::backend::{self, Backend, BackendChoice};
-use crate::web::idb::IdbStore;
-use crate::web::model_files::{self, ModelFileStream, Progress};
-use crate::web::timings::{LoadTimings, Phase};
-use crate::weights::read_to_end;
+use crate::store::idb::IdbStore;
 
 /// Default IndexedDB database name.
 pub const DEFAULT_DATABASE: &str = "triage";
 
-// wasm-ld links this module "command-style", and unless the module calls
-// `__wasm_call_ctors` itself it wraps every export in a call to it: every call from JS (each
-// resumed future, each chunk read) re-ran every static constructor (hundreds of `inventory`
-// registrations in cubecl) and grew their registries without bound. Calling it ourselves, once,
-// is what turns the wrappers off (llvm lld/wasm/Writer.cpp; inventory's docs).
-unsafe extern "C" {
-    fn __wasm_call_ctors();
-}
-
-static CONSTRUCTORS: Once = Once::new();
-
-/// Runs the module's static constructors, the first time only. At instantiation (the start
-/// function below), and again from [`crate::web::backend::select`], the one door to a device,
-/// because wasm-bindgen-test's runner does not call start functions.
-pub fn run_static_constructors_once() {
-    // SAFETY: wasm-ld's constructor list, run once (the `Once`), before any device exists.
-    CONSTRUCTORS.call_once(|| unsafe { __wasm_call_ctors() });
-}
-
 #[wasm_bindgen(start)]
 fn start() {
-    run_static_constructors_once();
+    crate::js::run_static_constructors_once();
 }
 
 static PANIC_HOOK: Once = Once::new();
@@ -413,7 +394,7 @@ pub fn models() -> JsValue {
 pub fn has_model(id: String, base_url: Option<String>) -> Promise {
     promise(async move {
         let spec = registry::find(&id)?;
-        Ok(model_files::is_cached(spec, base_url.as_deref()).await.into())
+        Ok(web_files::is_cached(spec, base_url.as_deref()).await.into())
     })
 }
 
@@ -422,6 +403,6 @@ pub fn has_model(id: String, base_url: Option<String>) -> Promise {
 pub fn delete_model(id: String, base_url: Option<String>) -> Promise {
     promise(async move {
         let spec = registry::find(&id)?;
-        Ok(model_files::delete_cached(spec, base_url.as_deref()).await.into())
+        Ok(web_files::delete_cached(spec, base_url.as_deref()).await.into())
     })
 }
