@@ -4,12 +4,17 @@
 export type ImageSource = string | Blob;
 export type Input = string | { text: string } | { image: ImageSource } | Blob;
 
+/** Jina's task adapters (jina-embeddings-v3, jina-clip-v2); a model without adapters refuses them. */
+export type Task = "retrieval.query" | "retrieval.passage" | "text-matching" | "classification" | "separation";
+
 export interface ZeroShotRequest {
   model?: string;
   input: Input | Input[];
   labels: string[] | Record<string, string[]>;
   /** Softmax temperature over cosine similarities (triage extension; default 1). */
   temperature?: number;
+  /** Task adapter for inputs and labels (triage extension; default: the model's classification task). */
+  task?: Task;
 }
 
 export interface FewShotRequest {
@@ -38,8 +43,22 @@ export interface ClassificationResponse {
 export interface TrainItem { text?: string; image?: ImageSource; label: string }
 
 export type TrainRequest =
-  | { model?: string; access?: "public" | "private"; input: TrainItem | TrainItem[]; num_iters?: number }
-  | { classifier_id: string; input: TrainItem | TrainItem[]; num_iters?: number };
+  | {
+      model?: string;
+      access?: "public" | "private";
+      input: TrainItem | TrainItem[];
+      num_iters?: number;
+      /** Task adapter the classifier's examples and later inputs are embedded with (triage
+       * extension; default: the model's classification task). Chosen once, at creation. */
+      task?: Task;
+    }
+  | {
+      classifier_id: string;
+      input: TrainItem | TrainItem[];
+      num_iters?: number;
+      /** Refused: an update embeds with the task the classifier was created with. */
+      task?: never;
+    };
 
 export interface TrainingResponse {
   classifier_id: string;
@@ -55,7 +74,7 @@ export interface EmbeddingsRequest {
   dimensions?: number;
   truncate?: boolean;
   /** Task adapter (jina-embeddings-v3, jina-clip-v2); default: the base weights. */
-  task?: string;
+  task?: Task;
   /** Accepted when false; true is refused (not implemented). */
   late_chunking?: boolean;
   /** OpenAI's name for the encoding ("float" | "base64"); must agree with `embedding_type` if both are given. */
@@ -93,7 +112,7 @@ export interface ClassifierExport {
   format: number;
   classifier_id: string;
   model: string;
-  task?: string;
+  task?: Task;
   access: "public" | "private";
   classifier: { dim: number; labels: string[]; weights: number[][]; centroids: number[][]; counts: number[] };
   created_at: string;
