@@ -14,6 +14,10 @@ use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Result, TriageError};
+#[cfg(target_arch = "wasm32")]
+use crate::loader::timings::LoadTimings;
+#[cfg(target_arch = "wasm32")]
+use crate::loader::web_files::{ModelFileStream, Progress};
 use crate::loader::weights::{self, ByteSource, Precision};
 use crate::models::bert::{self, Bert, BertConfig};
 use crate::models::eva02::Eva02;
@@ -220,6 +224,44 @@ impl Encoder {
             other => other,
         };
         Self { network, ..self }
+    }
+
+    /// Builds the model from the registry's files fetched from `base_url` (default: the hub)
+    /// through the browser's Cache API, each checked against its pinned sha256, reporting
+    /// download progress; the weights are decoded as they stream in. Also returns where the
+    /// load spent its time.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn fetch(
+        spec: &'static ModelSpec,
+        base_url: Option<&str>,
+        progress: &Progress<'_>,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<(Self, LoadTimings)> {
+        let mut timings = LoadTimings::start();
+        let file = |name: &str| {
+            spec.files
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| TriageError::Internal(format!("registry entry '{}' lacks {name}", spec.id)))
+        };
+        let config =
+            weights::read_to_end(&mut ModelFileStream::open(spec, file("config.json")?, base_url, progress).await?)
+                .await?;
+        timings.mark("read", Some("config.json"));
+        let tokenizer =
+            weights::read_to_end(&mut ModelFileStream::open(spec, file("tokenizer.json")?, base_url, progress).await?)
+                .await?;
+        timings.mark("read", Some("tokenizer.json"));
+        let tokenizer = load_tokenizer(&tokenizer, Some(spec.max_tokens))?;
+        timings.mark("tokenizer", None);
+        let mut weights = ModelFileStream::open(spec, file("model.safetensors")?, base_url, progress).await?;
+        let encoder = Self::load_with_tokenizer(spec, &config, tokenizer, &mut weights, device, precision).await?;
+        // The digest of a pinned file is known only at its end: no model from a bad file.
+        weights.finish().await?;
+        // The weights are decoded as they stream in: the stream's own time is the file's read.
+        timings.mark_split("weights", "model.safetensors", weights.read_ms());
+        Ok((encoder, timings))
     }
 
     /// Builds the model from a directory holding the registry's files, checking pinned

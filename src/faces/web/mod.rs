@@ -25,12 +25,11 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{ClassifyRequest, EmbeddingsRequest, TrainRequest};
 use crate::engine::backend::{self, Backend, BackendChoice};
-use crate::engine::encoder::{Encoder, load_tokenizer};
+use crate::engine::encoder::Encoder;
 use crate::engine::{Engine, parse_body};
 use crate::error::{Result, TriageError};
 use crate::loader::timings::{LoadTimings, Phase};
-use crate::loader::web_files::{self, ModelFileStream, Progress};
-use crate::loader::weights::read_to_end;
+use crate::loader::web_files::{self, Progress};
 use crate::registry::{self, ModelSpec};
 use crate::store::idb::IdbStore;
 
@@ -147,31 +146,9 @@ impl Inner {
 
     async fn load(&self, spec: &'static ModelSpec, before: Vec<Phase>) -> Result<()> {
         let progress = Progress { callback: self.on_progress.as_ref(), model: spec.id };
-        let mut timings = LoadTimings::start();
-        let file = |name: &str| {
-            spec.files
-                .iter()
-                .find(|f| f.name == name)
-                .ok_or_else(|| TriageError::Internal(format!("registry entry '{}' lacks {name}", spec.id)))
-        };
-        let base = self.base_url.as_deref();
-        let config =
-            read_to_end(&mut ModelFileStream::open(spec, file("config.json")?, base, &progress).await?).await?;
-        timings.mark("read", Some("config.json"));
-        let tokenizer =
-            read_to_end(&mut ModelFileStream::open(spec, file("tokenizer.json")?, base, &progress).await?).await?;
-        timings.mark("read", Some("tokenizer.json"));
-        let tokenizer = load_tokenizer(&tokenizer, Some(spec.max_tokens))?;
-        timings.mark("tokenizer", None);
-        let mut weights = ModelFileStream::open(spec, file("model.safetensors")?, base, &progress).await?;
-        let device = &self.backend.device;
-        let encoder =
-            Encoder::load_with_tokenizer(spec, &config, tokenizer, &mut weights, device, self.backend.precision)
+        let (encoder, timings) =
+            Encoder::fetch(spec, self.base_url.as_deref(), &progress, &self.backend.device, self.backend.precision)
                 .await?;
-        // The digest of a pinned file is known only at its end: no model from a bad file.
-        weights.finish().await?;
-        // The weights are decoded as they stream in: the stream's own time is the file's read.
-        timings.mark_split("weights", "model.safetensors", weights.read_ms());
         let dtype = dtype_name(encoder.weight_dtype());
         self.engine.add_model(encoder)?;
         self.load_timings.borrow_mut().insert(spec.id, timings.to_js(&[]));
