@@ -18,7 +18,7 @@ use js_sys::{Function, Promise, Reflect};
 use serde_json::{Value, json};
 use triage::classify::agreement;
 use triage::engine::backend::{self, BackendChoice};
-use triage::engine::encoder::{Encoder, TaskChoice, load_tokenizer};
+use triage::engine::encoder::{BATCH_SIZE, Encoder, TaskChoice, load_tokenizer};
 use triage::error::TriageError;
 use triage::faces::web::Triage;
 use triage::loader::weights::{MAX_BLOCK_BYTES, Precision};
@@ -138,6 +138,15 @@ async fn tokenizer_goldens_xlmr() {
     tokenizer_golden("multilingual-e5-small").await;
 }
 
+/// Resolves on a fresh macrotask (`setTimeout(0)`), so the page can answer in between.
+async fn yield_to_event_loop() {
+    let set_timeout: Function = Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().into();
+    let tick = Promise::new(&mut |resolve, _reject| {
+        set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from(0)).unwrap();
+    });
+    JsFuture::from(tick).await.unwrap();
+}
+
 async fn minilm_golden(device: &Device, label: &str, limit: usize) {
     let (meta, want) = read_vectors("minilm_embeddings").await;
     let sentences: Vec<&str> =
@@ -145,7 +154,14 @@ async fn minilm_golden(device: &Device, label: &str, limit: usize) {
     let enc = encoder(MINILM, device).await;
     let ids = enc.tokenize(&sentences, TaskChoice::NONE).unwrap();
     let start = web_time::Instant::now();
-    let got = enc.embed_ids(&ids, TaskChoice::NONE).await.unwrap();
+    // One batch at a time, back to the event loop between them: on the CPU backend a call
+    // runs to its end without yielding, and a renderer busy for 30 s makes ChromeDriver give
+    // up on the page (the test runner reads its output through it).
+    let mut got = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH_SIZE) {
+        got.extend(enc.embed_ids(chunk, TaskChoice::NONE).await.unwrap());
+        yield_to_event_loop().await;
+    }
     let secs = start.elapsed().as_secs_f64();
     let (min_cos, max_diff) = agreement(&got, &want[..got.len()]);
     log(&format!(
