@@ -8,7 +8,6 @@
 
 use std::path::Path;
 
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
@@ -18,8 +17,10 @@ use crate::error::{Result, TriageError};
 use crate::loader::timings::LoadTimings;
 #[cfg(target_arch = "wasm32")]
 use crate::loader::web_files::{ModelFileStream, Progress};
-use crate::loader::weights::{self, ByteSource, Precision};
-use crate::models::bert::{self, Bert, BertConfig};
+#[cfg(target_arch = "wasm32")]
+use crate::loader::weights;
+use crate::loader::weights::{ByteSource, Precision};
+use crate::models::bert::{Bert, BertConfig};
 use crate::models::eva02::Eva02;
 use crate::models::jina_bert::JinaBert;
 use crate::models::jina_clip::{ClipTextTower, JinaClipConfig};
@@ -158,21 +159,9 @@ impl Encoder {
                         cfg.max_position_embeddings, spec.max_tokens
                     )));
                 }
-                // Small models: read whole, then burn's store maps BERT's names and layouts.
-                let bytes = weights::read_to_end(weights).await?;
-                let mut model = cfg.init(device);
-                let mut store = bert::KEY_MAP
-                    .iter()
-                    .fold(SafetensorsStore::from_bytes(Some(bytes)), |s, (from, to)| s.with_key_remapping(*from, *to))
-                    .with_from_adapter(PyTorchToBurnAdapter);
-                let result =
-                    model.load_from(&mut store).map_err(|e| unavailable(format!("cannot load weights: {e}")))?;
-                if !result.missing.is_empty() || !result.errors.is_empty() {
-                    return Err(unavailable(format!(
-                        "weights do not fit the network: missing {:?}, errors {:?}",
-                        result.missing, result.errors
-                    )));
-                }
+                // Kept in f32 on every device: the golden tests hold these models to 1e-4,
+                // and a smaller dtype is a choice for the caller to make, not a default.
+                let model = cfg.load(weights, Precision::F32, device).await?;
                 (Network::Bert(model), cfg.hidden_size, Vec::new())
             }
             Architecture::JinaV3 => {

@@ -102,6 +102,18 @@ impl SourceDType {
         }
     }
 
+    /// Bytes per value of any safetensors dtype, for tensors that are skipped, not read
+    /// (BERT checkpoints carry an `I64` `position_ids` buffer).
+    fn width_of(name: &str) -> Option<usize> {
+        match name {
+            "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" => Some(1),
+            "I16" | "U16" | "F16" | "BF16" => Some(2),
+            "I32" | "U32" | "F32" => Some(4),
+            "I64" | "U64" | "F64" => Some(8),
+            _ => None,
+        }
+    }
+
     fn to_f32(self, b: &[u8]) -> f32 {
         match self {
             Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
@@ -115,7 +127,8 @@ impl SourceDType {
 #[derive(Debug, Clone)]
 struct Entry {
     name: String,
-    dtype: SourceDType,
+    /// `Err(name)`: a dtype that is never read (an error if the network wants the tensor).
+    dtype: std::result::Result<SourceDType, String>,
     shape: Vec<usize>,
     begin: u64,
     end: u64,
@@ -130,8 +143,9 @@ fn parse_header(json: &[u8]) -> Result<Vec<Entry>> {
             continue;
         }
         let dtype_name = v["dtype"].as_str().unwrap_or("?");
-        let dtype = SourceDType::parse(dtype_name)
-            .ok_or_else(|| bad(format!("tensor {name} has dtype {dtype_name}; only F32, F16 and BF16 are read")))?;
+        let dtype = SourceDType::parse(dtype_name).ok_or_else(|| dtype_name.to_string());
+        let width = SourceDType::width_of(dtype_name)
+            .ok_or_else(|| bad(format!("tensor {name} has unknown dtype {dtype_name}")))?;
         let shape: Option<Vec<usize>> =
             v["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
         let offsets: Option<Vec<u64>> =
@@ -141,7 +155,7 @@ fn parse_header(json: &[u8]) -> Result<Vec<Entry>> {
             return Err(bad(format!("tensor {name} has no valid shape or data_offsets")));
         };
         let elements = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
-        if elements.and_then(|n| n.checked_mul(dtype.width() as u64)) != end.checked_sub(begin) {
+        if elements.and_then(|n| n.checked_mul(width as u64)) != end.checked_sub(begin) {
             return Err(bad(format!(
                 "tensor {name}: shape {shape:?} does not match its {} bytes",
                 end.saturating_sub(begin)
@@ -292,6 +306,14 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
             position += n as u64;
         }
         let target = (layout.path)(&entry.name);
+        let dtype = match (&target, entry.dtype) {
+            (_, Ok(dtype)) => dtype,
+            // Never read: its bytes are skipped below (no blocks to fill).
+            (None, Err(_)) => SourceDType::F32,
+            (Some(_), Err(name)) => {
+                return Err(bad(format!("tensor {} has dtype {name}; only F32, F16 and BF16 are read", entry.name)));
+            }
+        };
         let mut remaining = (entry.end - entry.begin) as usize;
         // The blocks this tensor is uploaded in: (module path, shape).
         let mut blocks: Blocks = Vec::new();
@@ -309,7 +331,7 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
         }
         blocks.reverse(); // popped in order
         let mut pending = HostBlock::new(precision, numel_of(&blocks));
-        let width = entry.dtype.width();
+        let width = dtype.width();
         let step = CHUNK_BYTES - CHUNK_BYTES % width;
         loop {
             // Upload every full block (a zero-sized one is full at once).
@@ -323,7 +345,7 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
             let mut bytes = &chunk[..n];
             while !bytes.is_empty() && !blocks.is_empty() {
                 let take = (pending.room() * width).min(bytes.len());
-                pending.extend(entry.dtype, &bytes[..take]);
+                pending.extend(dtype, &bytes[..take]);
                 bytes = &bytes[take..];
                 pending = upload_full(pending, &mut blocks, &mut out, precision, device);
             }

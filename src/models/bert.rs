@@ -7,13 +7,17 @@
 //! sentence-transformers' `Pooling(mean)` over the attention mask and `Normalize`.
 //! The pooler head is not used.
 
-use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
+use std::sync::LazyLock;
+
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, LayerNorm};
 use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::Deserialize;
+
+use super::layers::keys::{LAYER_NORM_RENAMES, Unmatched};
+use super::layers::{Activation, Heads, KeyMap, Linear, layer_norm, mean_pool, padding_mask};
+use crate::error::Result;
+use crate::loader::weights::{self, ByteSource, Precision};
 
 /// The fields of a Hugging Face BERT `config.json` that shape the network.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -47,24 +51,24 @@ fn default_pos_type() -> String {
     "absolute".into()
 }
 
-/// Checkpoint names (Hugging Face `BertModel`, with or without a `bert.` prefix) →
-/// module paths below. Linear weights are transposed and LayerNorm `weight`/`bias` become
-/// `gamma`/`beta` by burn-store's `PyTorchToBurnAdapter`.
-pub const KEY_MAP: &[(&str, &str)] = &[
-    (r"^bert\.", ""),
-    (r"^embeddings\.word_embeddings\.", "embeddings.word."),
-    (r"^embeddings\.position_embeddings\.", "embeddings.position."),
-    (r"^embeddings\.token_type_embeddings\.", "embeddings.token_type."),
-    (r"^embeddings\.LayerNorm\.", "embeddings.norm."),
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.query\.", "layers.$1.query."),
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.key\.", "layers.$1.key."),
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.value\.", "layers.$1.value."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", "layers.$1.attn_out."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", "layers.$1.attn_norm."),
-    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", "layers.$1.ffn_in."),
-    (r"^encoder\.layer\.(\d+)\.output\.dense\.", "layers.$1.ffn_out."),
-    (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", "layers.$1.ffn_norm."),
+/// Checkpoint names (Hugging Face `BertModel`, with or without a `bert.` prefix) → module
+/// paths below. The pooler and the `position_ids` buffer are not read.
+const PLACING: &[(&str, &str)] = &[
+    (r"^(?:bert\.)?embeddings\.word_embeddings\.weight$", "word"),
+    (r"^(?:bert\.)?embeddings\.position_embeddings\.weight$", "position"),
+    (r"^(?:bert\.)?embeddings\.token_type_embeddings\.weight$", "token_type"),
+    (r"^(?:bert\.)?embeddings\.LayerNorm\.", "emb_norm."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.attention\.self\.query\.", "layers.$1.query."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.attention\.self\.key\.", "layers.$1.key."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.attention\.self\.value\.", "layers.$1.value."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.attention\.output\.dense\.", "layers.$1.attn_out."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", "layers.$1.attn_norm."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.intermediate\.dense\.", "layers.$1.ffn_in."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.output\.dense\.", "layers.$1.ffn_out."),
+    (r"^(?:bert\.)?encoder\.layer\.(\d+)\.output\.LayerNorm\.", "layers.$1.ffn_norm."),
 ];
+
+static KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(PLACING, LAYER_NORM_RENAMES, Unmatched::Skip));
 
 impl BertConfig {
     /// Checks what this implementation supports.
@@ -81,39 +85,43 @@ impl BertConfig {
         Ok(())
     }
 
+    /// The network with zeroed parameters (every one is replaced when weights are installed).
     pub fn init(&self, device: &Device) -> Bert {
         let h = self.hidden_size;
-        let norm = || LayerNormConfig::new(h).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || layer_norm(h, self.layer_norm_eps, device);
         Bert {
-            embeddings: BertEmbeddings {
-                word: EmbeddingConfig::new(self.vocab_size, h).init(device),
-                position: EmbeddingConfig::new(self.max_position_embeddings, h).init(device),
-                token_type: EmbeddingConfig::new(self.type_vocab_size, h).init(device),
-                norm: norm(),
-            },
+            word: Initializer::Zeros.init([self.vocab_size, h], device),
+            position: Initializer::Zeros.init([self.max_position_embeddings, h], device),
+            token_type: Initializer::Zeros.init([self.type_vocab_size, h], device),
+            emb_norm: norm(),
             layers: (0..self.num_hidden_layers)
                 .map(|_| BertLayer {
-                    query: LinearConfig::new(h, h).init(device),
-                    key: LinearConfig::new(h, h).init(device),
-                    value: LinearConfig::new(h, h).init(device),
-                    attn_out: LinearConfig::new(h, h).init(device),
+                    query: Linear::init(h, h, true, device),
+                    key: Linear::init(h, h, true, device),
+                    value: Linear::init(h, h, true, device),
+                    attn_out: Linear::init(h, h, true, device),
                     attn_norm: norm(),
-                    ffn_in: LinearConfig::new(h, self.intermediate_size).init(device),
-                    ffn_out: LinearConfig::new(self.intermediate_size, h).init(device),
+                    ffn_in: Linear::init(h, self.intermediate_size, true, device),
+                    ffn_out: Linear::init(self.intermediate_size, h, true, device),
                     ffn_norm: norm(),
                     heads: self.num_attention_heads,
                 })
                 .collect(),
         }
     }
-}
 
-#[derive(Module, Debug)]
-pub struct BertEmbeddings {
-    word: Embedding,
-    position: Embedding,
-    token_type: Embedding,
-    norm: LayerNorm,
+    /// Builds the network from a safetensors stream under Hugging Face's names, stored in
+    /// `precision`.
+    pub async fn load<S: ByteSource>(&self, src: &mut S, precision: Precision, device: &Device) -> Result<Bert> {
+        let layout = weights::Layout {
+            path: |name: &str| KEYS.path(name),
+            in_row_blocks: |_: &str| false,
+            precision,
+            max_block_bytes: weights::MAX_BLOCK_BYTES,
+        };
+        let streamed = weights::stream_safetensors(src, &layout, device).await?;
+        weights::install(self.init(device), streamed.tensors)
+    }
 }
 
 #[derive(Module, Debug)]
@@ -131,69 +139,74 @@ pub struct BertLayer {
 
 #[derive(Module, Debug)]
 pub struct Bert {
-    embeddings: BertEmbeddings,
+    /// `[vocab, hidden]`
+    word: Param<Tensor<2>>,
+    /// `[positions, hidden]`
+    position: Param<Tensor<2>>,
+    /// `[types, hidden]` (every token is type 0)
+    token_type: Param<Tensor<2>>,
+    emb_norm: LayerNorm,
     layers: Vec<BertLayer>,
 }
 
-impl BertEmbeddings {
-    /// `[batch, seq]` ids → `[batch, seq, hidden]`.
-    fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        let [_, seq] = ids.dims();
-        let word = self.word.forward(ids);
-        let hidden = word.dims()[2];
-        let position = self.position.weight.val().slice(0..seq).reshape([1, seq, hidden]);
-        let token_type = self.token_type.weight.val().slice(0..1).reshape([1, 1, hidden]);
-        self.norm.forward(word + position + token_type)
-    }
-}
-
 impl BertLayer {
-    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`; `padding` is `[batch, heads, seq, seq]`,
-    /// true on padded keys.
+    /// # Shapes
+    /// `[batch, seq, hidden]` → same; `padding` `[batch, heads, seq, seq]` is true on padded keys.
     fn forward(&self, x: Tensor<3>, padding: Tensor<4, Bool>) -> Tensor<3> {
-        let [batch, seq, hidden] = x.dims();
-        let head_dim = hidden / self.heads;
-        let split = |t: Tensor<3>| t.reshape([batch, seq, self.heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
-        let context = attention(q, k, v, Some(padding), None, AttentionModuleOptions::default())
-            .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+        let heads = Heads(self.heads);
+        let q = heads.split(self.query.forward(x.clone()));
+        let k = heads.split(self.key.forward(x.clone()));
+        let v = heads.split(self.value.forward(x.clone()));
+        let context = heads.attend(q, k, v, Some(padding), None);
         let x = self.attn_norm.forward(x + self.attn_out.forward(context));
-        let ffn = self.ffn_out.forward(gelu(self.ffn_in.forward(x.clone())));
+        let ffn = self.ffn_out.forward(Activation::Gelu.apply(self.ffn_in.forward(x.clone())));
         self.ffn_norm.forward(x + ffn)
     }
 }
 
 impl Bert {
-    /// Token states: `[batch, seq]` ids and mask (1 = token, 0 = padding) →
-    /// `[batch, seq, hidden]`.
+    /// Token states.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` ids and mask (1 = token, 0 = padding) → `[batch, seq, hidden]`.
     pub fn encode(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
         let [batch, seq] = ids.dims();
-        let heads = self.layers.first().map(|l| l.heads).unwrap_or(1);
-        let padding = mask.equal_elem(0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq]);
-        let mut x = self.embeddings.forward(ids);
+        let hidden = self.word.dims()[1];
+        let heads = Heads(self.layers.first().map_or(1, |l| l.heads));
+        let padding = padding_mask(mask, heads);
+        let word = self.word.val().select(0, ids.reshape([batch * seq])).reshape([batch, seq, hidden]);
+        let position = self.position.val().slice(0..seq).reshape([1, seq, hidden]);
+        let token_type = self.token_type.val().slice(0..1).reshape([1, 1, hidden]);
+        let mut x = self.emb_norm.forward(word + position + token_type);
         for layer in &self.layers {
             x = layer.forward(x, padding.clone());
         }
         x
     }
 
-    /// Sentence embeddings: `[batch, seq]` ids and mask → `[batch, hidden]`, mean-pooled over
-    /// the mask (padding never pooled), not normalised.
+    /// Sentence embeddings, mean-pooled over the mask (padding never pooled), not normalised.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` ids and mask → `[batch, hidden]`.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
         let states = self.encode(ids, mask.clone());
         mean_pool(states, mask)
     }
 }
 
-/// `[batch, seq, hidden]` states and `[batch, seq]` mask → `[batch, hidden]` means over the
-/// unmasked tokens. Normalisation is left to the caller (`normalized: false` exists).
-pub fn mean_pool(states: Tensor<3>, mask: Tensor<2, Int>) -> Tensor<2> {
-    let [batch, seq, hidden] = states.dims();
-    let mask = mask.float().reshape([batch, seq, 1]);
-    let summed = (states * mask.clone()).sum_dim(1).reshape([batch, hidden]);
-    let counts = mask.sum_dim(1).reshape([batch, 1]).clamp_min(1e-9);
-    summed / counts
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_map_reads_both_checkpoint_spellings_and_skips_the_rest() {
+        assert_eq!(
+            KEYS.path("bert.encoder.layer.5.output.LayerNorm.weight").as_deref(),
+            Some("layers.5.ffn_norm.gamma")
+        );
+        assert_eq!(KEYS.path("encoder.layer.0.attention.self.query.bias").as_deref(), Some("layers.0.query.bias"));
+        assert_eq!(KEYS.path("embeddings.word_embeddings.weight").as_deref(), Some("word"));
+        assert_eq!(KEYS.path("embeddings.position_ids"), None);
+        assert_eq!(KEYS.path("pooler.dense.weight"), None);
+    }
 }

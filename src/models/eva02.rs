@@ -10,16 +10,17 @@
 //! attention before its projection, and a SwiGLU MLP with a LayerNorm before its output
 //! projection; the CLS state after the final norm is the image embedding (no head).
 
+use std::sync::LazyLock;
+
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
-use burn::tensor::activation::silu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::nn::{Initializer, LayerNorm};
+use burn::tensor::{DType, Device, Tensor};
 use serde::Deserialize;
 
-use super::TorchLinear;
+use super::layers::keys::{LAYER_NORM_RENAMES, Unmatched};
+use super::layers::position::RotaryPairs;
+use super::layers::{Activation, Heads, KeyMap, Linear, Rotary, first_token, layer_norm};
 
 /// The fields of jina-clip's `vision_config` that shape the tower.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -66,16 +67,22 @@ fn yes() -> bool {
     true
 }
 
-/// Checkpoint names (under `vision_model.`, stripped by the caller) → module paths.
-pub const KEY_MAP: &[(&str, &str)] = &[
+/// Checkpoint names (under `vision_model.`, stripped by the caller) → module paths; the
+/// names no rule places (`cls_token`, `pos_embed`, `blocks.N.norm1`, `norm`) are the paths.
+const PLACING: &[(&str, &str)] = &[
     (r"^patch_embed\.proj\.", "patch_embed."),
-    (r"^blocks\.(\d+)\.attn\.inner_attn_ln\.", "blocks.$1.inner_attn_ln."),
-    (r"^blocks\.(\d+)\.mlp\.ffn_ln\.", "blocks.$1.ffn_ln."),
+    (r"^blocks\.(\d+)\.attn\.inner_attn_ln\.", "blocks.$1.inner_attn_norm."),
+    (r"^blocks\.(\d+)\.mlp\.ffn_ln\.", "blocks.$1.ffn_norm."),
     (r"^blocks\.(\d+)\.attn\.", "blocks.$1."),
     (r"^blocks\.(\d+)\.mlp\.", "blocks.$1."),
-    (r"(norm\d?|_ln)\.weight$", "$1.gamma"),
-    (r"(norm\d?|_ln)\.bias$", "$1.beta"),
 ];
+
+static KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(PLACING, LAYER_NORM_RENAMES, Unmatched::Keep));
+
+/// The module path of a checkpoint tensor (its name under the tower's prefix).
+pub fn module_path(name: &str) -> Option<String> {
+    KEYS.path(name)
+}
 
 impl Eva02Config {
     pub fn validate(&self) -> Result<(), String> {
@@ -115,7 +122,7 @@ impl Eva02Config {
     pub fn init(&self, device: &Device) -> Eva02 {
         let w = self.width;
         let hidden = self.mlp_hidden();
-        let norm = |n: usize| LayerNormConfig::new(n).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = |n: usize| layer_norm(n, self.layer_norm_eps, device);
         let tokens = 1 + self.grid() * self.grid();
         Eva02 {
             patch_embed: Conv2dConfig::new([3, w], [self.patch_size, self.patch_size])
@@ -127,18 +134,18 @@ impl Eva02Config {
             blocks: (0..self.layers)
                 .map(|_| Eva02Block {
                     norm1: norm(w),
-                    q_proj: TorchLinear::init(w, w, false, device),
-                    k_proj: TorchLinear::init(w, w, false, device),
-                    v_proj: TorchLinear::init(w, w, false, device),
+                    q_proj: Linear::init(w, w, false, device),
+                    k_proj: Linear::init(w, w, false, device),
+                    v_proj: Linear::init(w, w, false, device),
                     q_bias: Initializer::Zeros.init([w], device),
                     v_bias: Initializer::Zeros.init([w], device),
-                    inner_attn_ln: norm(w),
-                    proj: TorchLinear::init(w, w, true, device),
+                    inner_attn_norm: norm(w),
+                    proj: Linear::init(w, w, true, device),
                     norm2: norm(w),
-                    w1: TorchLinear::init(w, hidden, true, device),
-                    w2: TorchLinear::init(w, hidden, true, device),
-                    ffn_ln: norm(hidden),
-                    w3: TorchLinear::init(hidden, w, true, device),
+                    w1: Linear::init(w, hidden, true, device),
+                    w2: Linear::init(w, hidden, true, device),
+                    ffn_norm: norm(hidden),
+                    w3: Linear::init(hidden, w, true, device),
                     heads: w / self.head_width,
                 })
                 .collect(),
@@ -153,20 +160,20 @@ impl Eva02Config {
 #[derive(Module, Debug)]
 pub struct Eva02Block {
     norm1: LayerNorm,
-    q_proj: TorchLinear,
-    k_proj: TorchLinear,
-    v_proj: TorchLinear,
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
     q_bias: Param<Tensor<1>>,
     v_bias: Param<Tensor<1>>,
-    inner_attn_ln: LayerNorm,
-    proj: TorchLinear,
+    inner_attn_norm: LayerNorm,
+    proj: Linear,
     norm2: LayerNorm,
     /// SwiGLU gate (`silu(w1·x)`).
-    w1: TorchLinear,
+    w1: Linear,
     /// SwiGLU value.
-    w2: TorchLinear,
-    ffn_ln: LayerNorm,
-    w3: TorchLinear,
+    w2: Linear,
+    ffn_norm: LayerNorm,
+    w3: Linear,
     heads: usize,
 }
 
@@ -188,40 +195,28 @@ pub struct Eva02 {
     rope_positions: usize,
 }
 
-/// Interleaved-pair rotation: `rot(x)[2i] = −x[2i+1]`, `rot(x)[2i+1] = x[2i]`.
-/// `[batch, heads, n, d]` → same.
-fn rotate_pairs(x: Tensor<4>) -> Tensor<4> {
-    let [b, h, n, d] = x.dims();
-    let pairs = x.reshape([b, h, n, d / 2, 2]);
-    let even = pairs.clone().slice([0..b, 0..h, 0..n, 0..d / 2, 0..1]);
-    let odd = pairs.slice([0..b, 0..h, 0..n, 0..d / 2, 1..2]);
-    Tensor::cat(vec![odd.neg(), even], 4).reshape([b, h, n, d])
-}
-
 impl Eva02Block {
-    /// `[batch, 1 + grid², width]` → same; `cos`/`sin` are `[1, 1, grid², head_dim]`.
-    fn forward(&self, x: Tensor<3>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+    /// # Shapes
+    /// `[batch, 1 + grid², width]` → same; `rope` over the grid² patch tokens.
+    fn forward(&self, x: Tensor<3>, rope: &Rotary) -> Tensor<3> {
         let [batch, tokens, width] = x.dims();
+        let heads = Heads(self.heads);
         let head_dim = width / self.heads;
         let h = self.norm1.forward(x.clone());
-        let split = |t: Tensor<3>| t.reshape([batch, tokens, self.heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.q_proj.forward(h.clone()) + self.q_bias.val().reshape([1, 1, width]));
-        let k = split(self.k_proj.forward(h.clone()));
-        let v = split(self.v_proj.forward(h) + self.v_bias.val().reshape([1, 1, width]));
+        let q = heads.split(self.q_proj.forward(h.clone()) + self.q_bias.val().reshape([1, 1, width]));
+        let k = heads.split(self.k_proj.forward(h.clone()));
+        let v = heads.split(self.v_proj.forward(h) + self.v_bias.val().reshape([1, 1, width]));
         // Rotary on the patch tokens; the CLS token (index 0) is left as it is.
-        let rope = |t: Tensor<4>| {
+        let turn_patches = |t: Tensor<4>| {
             let cls = t.clone().slice([0..batch, 0..self.heads, 0..1, 0..head_dim]);
             let patches = t.slice([0..batch, 0..self.heads, 1..tokens, 0..head_dim]);
-            let turned = patches.clone() * cos.clone() + rotate_pairs(patches) * sin.clone();
-            Tensor::cat(vec![cls, turned], 2)
+            Tensor::cat(vec![cls, rope.apply(patches)], 2)
         };
-        let context = attention(rope(q), rope(k), v, None, None, AttentionModuleOptions::default())
-            .swap_dims(1, 2)
-            .reshape([batch, tokens, width]);
-        let x = x + self.proj.forward(self.inner_attn_ln.forward(context));
+        let context = heads.attend(turn_patches(q), turn_patches(k), v, None, None);
+        let x = x + self.proj.forward(self.inner_attn_norm.forward(context));
         let h = self.norm2.forward(x.clone());
-        let gated = silu(self.w1.forward(h.clone())) * self.w2.forward(h);
-        x + self.w3.forward(self.ffn_ln.forward(gated))
+        let gated = Activation::Silu.gated(self.w1.forward(h.clone()), self.w2.forward(h));
+        x + self.w3.forward(self.ffn_norm.forward(gated))
     }
 }
 
@@ -241,9 +236,9 @@ impl Eva02 {
         self.image_size
     }
 
-    /// The rotary tables `[1, 1, grid², head_dim]` (cos, sin): per patch (r, c) the angles
+    /// The 2-D rotary tables over the grid² patches: per patch (r, c) the angles
     /// `pos[r]·inv[k]` for k < head_dim/4, each twice (interleaved pairs), then `pos[c]·inv[k]`.
-    fn rope(&self, head_dim: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    fn rope(&self, head_dim: usize, device: &Device) -> Rotary {
         let bands = head_dim / 4;
         let inv: Vec<f64> = (0..bands).map(|k| 10000f64.powf(-(k as f64) / bands as f64)).collect();
         let pos = |i: usize| i as f64 * self.rope_positions as f64 / self.grid as f64;
@@ -258,18 +253,13 @@ impl Eva02 {
                 }
             }
         }
-        let table = |f: fn(f64) -> f64| {
-            let values: Vec<f32> = angles.iter().map(|&a| f(a) as f32).collect();
-            Tensor::<4>::from_data(
-                TensorData::new(values, [1, 1, n, head_dim]).convert_dtype(self.dtype()),
-                (device, self.dtype()),
-            )
-        };
-        (table(f64::cos), table(f64::sin))
+        Rotary::from_angles(&angles, head_dim, RotaryPairs::Interleaved, self.dtype(), device)
     }
 
-    /// Image embeddings: `[batch, 3, size, size]` normalised pixels → `[batch, width]`, the
-    /// CLS state after the final norm (not normalised).
+    /// Image embeddings: the CLS state after the final norm (not normalised).
+    ///
+    /// # Shapes
+    /// `[batch, 3, size, size]` normalised pixels → `[batch, width]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
         let device = pixels.device();
         let [batch, ..] = pixels.dims();
@@ -279,10 +269,25 @@ impl Eva02 {
         let cls = self.cls_token.val().expand([batch, 1, width]);
         let mut x = Tensor::cat(vec![cls, patches], 1) + self.pos_embed.val();
         let heads = self.blocks.first().map_or(1, |b| b.heads);
-        let (cos, sin) = self.rope(width / heads, &device);
+        let rope = self.rope(width / heads, &device);
         for block in &self.blocks {
-            x = block.forward(x, &cos, &sin);
+            x = block.forward(x, &rope);
         }
-        self.norm.forward(x).slice([0..batch, 0..1, 0..width]).reshape([batch, width])
+        first_token(self.norm.forward(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_map_keeps_tower_names_and_places_attention_and_mlp() {
+        assert_eq!(module_path("blocks.3.attn.q_proj.weight").as_deref(), Some("blocks.3.q_proj.weight"));
+        assert_eq!(module_path("blocks.3.attn.inner_attn_ln.bias").as_deref(), Some("blocks.3.inner_attn_norm.beta"));
+        assert_eq!(module_path("blocks.3.mlp.ffn_ln.weight").as_deref(), Some("blocks.3.ffn_norm.gamma"));
+        assert_eq!(module_path("blocks.3.norm1.weight").as_deref(), Some("blocks.3.norm1.gamma"));
+        assert_eq!(module_path("patch_embed.proj.weight").as_deref(), Some("patch_embed.weight"));
+        assert_eq!(module_path("cls_token").as_deref(), Some("cls_token"));
     }
 }

@@ -7,16 +7,15 @@
 //! bias-free projection, then `wo`), and mean pooling over the non-padding tokens. The
 //! golden reference is the plain-PyTorch model in `tests/fixtures/gen_clip_fixtures.py`.
 
+use std::sync::LazyLock;
+
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
+use burn::nn::{Initializer, LayerNorm};
+use burn::tensor::{Bool, DType, Device, Int, Tensor};
 use serde::Deserialize;
 
-use super::TorchLinear;
-use super::bert::mean_pool;
+use super::layers::keys::{LAYER_NORM_RENAMES, Unmatched};
+use super::layers::{Activation, Heads, KeyMap, Linear, alibi_bias, alibi_slopes, layer_norm, mean_pool, padding_mask};
 
 /// jina-bert-v2's `config.json` fields that shape the tower. Defaults are the released
 /// base model's: jina-clip-v1's own config names its text model instead of sizing it.
@@ -78,8 +77,8 @@ fn d_pos() -> String {
 }
 
 /// Checkpoint names (under `text_model.transformer.`, stripped by the caller) → module paths.
-/// The pooler is not used.
-pub const KEY_MAP: &[(&str, &str)] = &[
+/// The pooler is not read.
+const PLACING: &[(&str, &str)] = &[
     (r"^embeddings\.word_embeddings\.weight$", "word"),
     (r"^embeddings\.token_type_embeddings\.weight$", "token_type"),
     (r"^embeddings\.LayerNorm\.", "emb_norm."),
@@ -91,12 +90,15 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     (r"^encoder\.layer\.(\d+)\.mlp\.gated_layers\.", "layers.$1.gated."),
     (r"^encoder\.layer\.(\d+)\.mlp\.wo\.", "layers.$1.wo."),
     (r"^encoder\.layer\.(\d+)\.mlp\.layernorm\.", "layers.$1.mlp_norm."),
-    (r"(norm)\.weight$", "$1.gamma"),
-    (r"(norm)\.bias$", "$1.beta"),
 ];
 
-/// How many leading rules of [`KEY_MAP`] say which module a tensor belongs to.
-pub const PREFIX_RULES: usize = 11;
+static KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(PLACING, LAYER_NORM_RENAMES, Unmatched::Skip));
+
+/// The module path of a checkpoint tensor (its name under the tower's prefix), or `None`
+/// for one the tower does not use.
+pub fn module_path(name: &str) -> Option<String> {
+    KEYS.path(name)
+}
 
 impl JinaBertConfig {
     pub fn validate(&self) -> Result<(), String> {
@@ -118,20 +120,20 @@ impl JinaBertConfig {
     /// The tower with zeroed parameters (every one is replaced when weights are installed).
     pub fn init(&self, device: &Device) -> JinaBert {
         let (h, i) = (self.hidden_size, self.intermediate_size);
-        let norm = || LayerNormConfig::new(h).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || layer_norm(h, self.layer_norm_eps, device);
         JinaBert {
             word: Initializer::Zeros.init([self.vocab_size, h], device),
             token_type: Initializer::Zeros.init([self.type_vocab_size, h], device),
             emb_norm: norm(),
             layers: (0..self.num_hidden_layers)
                 .map(|_| JinaBertLayer {
-                    query: TorchLinear::init(h, h, true, device),
-                    key: TorchLinear::init(h, h, true, device),
-                    value: TorchLinear::init(h, h, true, device),
-                    attn_out: TorchLinear::init(h, h, true, device),
+                    query: Linear::init(h, h, true, device),
+                    key: Linear::init(h, h, true, device),
+                    value: Linear::init(h, h, true, device),
+                    attn_out: Linear::init(h, h, true, device),
                     attn_norm: norm(),
-                    gated: TorchLinear::init(h, 2 * i, false, device),
-                    wo: TorchLinear::init(i, h, true, device),
+                    gated: Linear::init(h, 2 * i, false, device),
+                    wo: Linear::init(i, h, true, device),
                     mlp_norm: norm(),
                 })
                 .collect(),
@@ -140,33 +142,16 @@ impl JinaBertConfig {
     }
 }
 
-/// ALiBi head slopes: for a power of two n, `2^(−8k/n)`, k = 1..n; otherwise those of the
-/// largest power of two below, then every other slope of twice that, as in ALiBi's paper
-/// code (12 heads: 2⁻¹ … 2⁻⁸, then 2^−0.5, 2^−1.5, 2^−2.5, 2^−3.5).
-pub fn alibi_slopes(heads: usize) -> Vec<f64> {
-    fn power_of_two(n: usize) -> Vec<f64> {
-        let start = 2f64.powf(-8.0 / n as f64);
-        (1..=n).map(|k| start.powi(k as i32)).collect()
-    }
-    if heads.is_power_of_two() {
-        return power_of_two(heads);
-    }
-    let below = 1usize << (usize::BITS - 1 - heads.leading_zeros());
-    let mut slopes = power_of_two(below);
-    slopes.extend(power_of_two(2 * below).into_iter().step_by(2).take(heads - below));
-    slopes
-}
-
 #[derive(Module, Debug)]
 pub struct JinaBertLayer {
-    query: TorchLinear,
-    key: TorchLinear,
-    value: TorchLinear,
-    attn_out: TorchLinear,
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
     attn_norm: LayerNorm,
     /// `[2·intermediate, hidden]`, no bias: the gated half first, then the linear half.
-    gated: TorchLinear,
-    wo: TorchLinear,
+    gated: Linear,
+    wo: Linear,
     mlp_norm: LayerNorm,
 }
 
@@ -180,23 +165,17 @@ pub struct JinaBert {
 }
 
 impl JinaBertLayer {
+    /// # Shapes
     /// `[batch, seq, hidden]` → same; `padding` `[batch, heads, seq, seq]` is true on padded
     /// keys, `alibi` `[batch, heads, seq, seq]` is added to the scores.
     fn forward(&self, x: Tensor<3>, padding: Tensor<4, Bool>, alibi: Tensor<4>) -> Tensor<3> {
-        let [batch, seq, hidden] = x.dims();
-        let heads = alibi.dims()[1];
-        let head_dim = hidden / heads;
-        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
-        let context = attention(q, k, v, Some(padding), Some(alibi), AttentionModuleOptions::default())
-            .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+        let heads = Heads(alibi.dims()[1]);
+        let q = heads.split(self.query.forward(x.clone()));
+        let k = heads.split(self.key.forward(x.clone()));
+        let v = heads.split(self.value.forward(x.clone()));
+        let context = heads.attend(q, k, v, Some(padding), Some(alibi));
         let a = self.attn_norm.forward(x + self.attn_out.forward(context));
-        let g = self.gated.forward(a.clone());
-        let inter = g.dims()[2] / 2;
-        let gated = gelu(g.clone().slice([0..batch, 0..seq, 0..inter])) * g.slice([0..batch, 0..seq, inter..2 * inter]);
+        let gated = Activation::Gelu.gated_halves(self.gated.forward(a.clone()));
         self.mlp_norm.forward(a + self.wo.forward(gated))
     }
 }
@@ -206,29 +185,18 @@ impl JinaBert {
         self.word.val().dtype()
     }
 
-    /// `[heads, seq, seq]` biases `−slope_h·|i−j|` for this batch's length.
-    fn alibi(&self, seq: usize, device: &Device) -> Tensor<3> {
-        let heads = self.slopes.len();
-        let mut values = Vec::with_capacity(heads * seq * seq);
-        for slope in &self.slopes {
-            for i in 0..seq {
-                values.extend((0..seq).map(|j| (-slope * i.abs_diff(j) as f64) as f32));
-            }
-        }
-        Tensor::from_data(
-            TensorData::new(values, [heads, seq, seq]).convert_dtype(self.dtype()),
-            (device, self.dtype()),
-        )
-    }
-
-    /// Token states: `[batch, seq]` ids and mask (1 = token, 0 = padding) → `[batch, seq, hidden]`.
+    /// Token states.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` ids and mask (1 = token, 0 = padding) → `[batch, seq, hidden]`.
     pub fn encode(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
         let [batch, seq] = ids.dims();
         let device = ids.device();
         let heads = self.slopes.len();
         let hidden = self.word.dims()[1];
-        let padding = mask.equal_elem(0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq]);
-        let alibi = self.alibi(seq, &device).unsqueeze::<4>().expand([batch, heads, seq, seq]);
+        let padding = padding_mask(mask, Heads(heads));
+        let alibi =
+            alibi_bias(&self.slopes, seq, self.dtype(), &device).unsqueeze::<4>().expand([batch, heads, seq, seq]);
         let words = self.word.val().select(0, ids.reshape([batch * seq])).reshape([batch, seq, hidden]);
         let token_type = self.token_type.val().slice(0..1).reshape([1, 1, hidden]);
         let mut x = self.emb_norm.forward(words + token_type);
@@ -238,10 +206,13 @@ impl JinaBert {
         x
     }
 
-    /// Sentence embeddings: `[batch, seq]` ids and mask → `[batch, hidden]`, mean-pooled over
-    /// the non-padding tokens in f32 (whatever the weights' dtype), not normalised.
+    /// Sentence embeddings, mean-pooled over the non-padding tokens in f32 (whatever the
+    /// weights' dtype), not normalised.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` ids and mask → `[batch, hidden]`.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
-        let states = self.encode(ids, mask.clone()).cast(DType::F32);
+        let states = self.encode(ids, mask.clone());
         mean_pool(states, mask)
     }
 }
@@ -251,16 +222,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn alibi_slopes_follow_the_paper_rule() {
-        let s = alibi_slopes(12);
-        let expected: Vec<f64> = [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -0.5, -1.5, -2.5, -3.5]
-            .iter()
-            .map(|e| 2f64.powf(*e))
-            .collect();
-        for (a, b) in s.iter().zip(&expected) {
-            assert!((a - b).abs() < 1e-12, "{s:?}");
-        }
-        assert_eq!(alibi_slopes(8).len(), 8);
-        assert_eq!(alibi_slopes(3).len(), 3);
+    fn key_map_places_the_tower_and_skips_the_pooler() {
+        assert_eq!(module_path("encoder.layer.11.mlp.layernorm.weight").as_deref(), Some("layers.11.mlp_norm.gamma"));
+        assert_eq!(module_path("encoder.layer.0.mlp.gated_layers.weight").as_deref(), Some("layers.0.gated.weight"));
+        assert_eq!(module_path("embeddings.LayerNorm.bias").as_deref(), Some("emb_norm.beta"));
+        assert_eq!(module_path("pooler.dense.weight"), None);
     }
 }

@@ -13,10 +13,8 @@
 //! the released config does not change it, and jina-embeddings-v3's config.json sets it.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use burn::tensor::Device;
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -58,38 +56,6 @@ pub enum ClipTextTower {
     JinaBert(JinaBert),
     JinaV3(JinaV3),
 }
-
-/// Checkpoint names → module paths by regex rules: the first matching `structural` rule
-/// places the tensor (none matching: kept as named, or skipped), then every `suffix` rule.
-struct KeyMap {
-    structural: Vec<(Regex, &'static str)>,
-    suffix: Vec<(Regex, &'static str)>,
-    keep_unmatched: bool,
-}
-
-impl KeyMap {
-    fn new(rules: &[(&str, &'static str)], structural: usize, keep_unmatched: bool) -> Self {
-        let compiled: Vec<_> =
-            rules.iter().map(|(from, to)| (Regex::new(from).expect("key map patterns are valid"), *to)).collect();
-        let (s, rest) = compiled.split_at(structural);
-        Self { structural: s.to_vec(), suffix: rest.to_vec(), keep_unmatched }
-    }
-
-    fn path(&self, name: &str) -> Option<String> {
-        let mut path = match self.structural.iter().find(|(re, _)| re.is_match(name)) {
-            Some((re, to)) => re.replace(name, *to).into_owned(),
-            None if self.keep_unmatched => name.to_string(),
-            None => return None,
-        };
-        for (re, to) in &self.suffix {
-            path = re.replace(&path, *to).into_owned();
-        }
-        Some(path)
-    }
-}
-
-static EVA_KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(eva02::KEY_MAP, 5, true));
-static BERT_KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(jina_bert::KEY_MAP, jina_bert::PREFIX_RULES, false));
 
 const VISION: &str = "vision_model.";
 const TEXT: &str = "text_model.transformer.";
@@ -138,11 +104,11 @@ impl JinaClipConfig {
         let layout = weights::Layout {
             path: |name: &str| {
                 if let Some(rest) = name.strip_prefix(VISION) {
-                    return EVA_KEYS.path(rest).map(|p| format!("vision/{p}"));
+                    return eva02::module_path(rest).map(|p| format!("vision/{p}"));
                 }
                 let rest = name.strip_prefix(TEXT)?;
                 let path = match text {
-                    ClipText::JinaBert => BERT_KEYS.path(rest),
+                    ClipText::JinaBert => jina_bert::module_path(rest),
                     ClipText::JinaV3 => jina_v3::module_path(rest),
                 };
                 path.map(|p| format!("text/{p}"))

@@ -17,14 +17,12 @@
 use std::sync::LazyLock;
 
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
+use burn::nn::{Initializer, LayerNorm};
 use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
-use regex::Regex;
 use serde::Deserialize;
 
+use super::layers::keys::{LAYER_NORM_RENAMES, Unmatched};
+use super::layers::{Activation, Heads, KeyMap, Linear, Rotary, layer_norm, mean_pool, padding_mask};
 use crate::error::Result;
 use crate::loader::weights::{self, ByteSource, Precision};
 
@@ -50,9 +48,9 @@ pub struct JinaV3Config {
     pub matryoshka_dimensions: Vec<usize>,
 }
 
-/// Checkpoint names → module paths, applied in order. A name no prefix rule matches (the
-/// unused `roberta.pooler.*`) is not read.
-pub const KEY_MAP: &[(&str, &str)] = &[
+/// Checkpoint names → module paths. A name no placing rule matches (the unused
+/// `roberta.pooler.*`) is not read.
+const PLACING: &[(&str, &str)] = &[
     (r"^roberta\.embeddings\.word_embeddings\.", "word."),
     (r"^roberta\.embeddings\.token_type_embeddings\.", "token_type."),
     (r"^roberta\.emb_ln\.", "emb_norm."),
@@ -62,29 +60,26 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     (r"^roberta\.encoder\.layers\.(\d+)\.mlp\.fc2\.", "layers.$1.fc2."),
     (r"^roberta\.encoder\.layers\.(\d+)\.norm1\.", "layers.$1.norm1."),
     (r"^roberta\.encoder\.layers\.(\d+)\.norm2\.", "layers.$1.norm2."),
+];
+
+/// The adapters' parametrization names → [`LoraLinear`] / [`LoraEmbedding`] fields: a
+/// layer's base weight and bias are its [`Linear`]'s (`base.`), an embedding's table is its own.
+const RENAMES: &[(&str, &str)] = &[
+    (r"^(layers\.\d+\.\w+)\.parametrizations\.weight\.original$", "$1.base.weight"),
     (r"\.parametrizations\.weight\.original$", ".weight"),
     (r"\.parametrizations\.weight\.0\.lora_A$", ".lora_a"),
     (r"\.parametrizations\.weight\.0\.lora_B$", ".lora_b"),
-    (r"(norm\d?)\.weight$", "$1.gamma"),
-    (r"(norm\d?)\.bias$", "$1.beta"),
+    LAYER_NORM_RENAMES[0],
+    LAYER_NORM_RENAMES[1],
+    // After the norms took theirs: what is left is a linear layer's bias.
+    (r"^(layers\.\d+\.\w+)\.bias$", "$1.base.bias"),
 ];
 
-/// How many leading rules of [`KEY_MAP`] say which module a tensor belongs to.
-const PREFIX_RULES: usize = 9;
-
-static KEY_RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    KEY_MAP.iter().map(|(from, to)| (Regex::new(from).expect("KEY_MAP patterns are valid"), *to)).collect()
-});
+static KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(PLACING, RENAMES, Unmatched::Skip));
 
 /// The module path of a checkpoint tensor, or `None` for tensors the network does not use.
 pub fn module_path(name: &str) -> Option<String> {
-    let (prefixes, rest) = KEY_RULES.split_at(PREFIX_RULES);
-    let (re, to) = prefixes.iter().find(|(re, _)| re.is_match(name))?;
-    let mut path = re.replace(name, *to).into_owned();
-    for (re, to) in rest {
-        path = re.replace(&path, *to).into_owned();
-    }
-    Some(path)
+    KEYS.path(name)
 }
 
 impl JinaV3Config {
@@ -123,10 +118,9 @@ impl JinaV3Config {
     /// [`weights::MAX_BLOCK_BYTES`]).
     pub fn init(&self, device: &Device, precision: Precision, max_block_bytes: usize) -> JinaV3 {
         let (h, t, r) = (self.hidden_size, self.lora_adaptations.len(), self.lora_rank);
-        let norm = || LayerNormConfig::new(h).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || layer_norm(h, self.layer_norm_eps, device);
         let linear = |out: usize, inp: usize| LoraLinear {
-            weight: Initializer::Zeros.init([out, inp], device),
-            bias: Initializer::Zeros.init([out], device),
+            base: Linear::init(inp, out, true, device),
             lora_a: Initializer::Zeros.init([t, r, inp], device),
             lora_b: Initializer::Zeros.init([t, out, r], device),
         };
@@ -223,11 +217,11 @@ impl RowTasks {
     }
 }
 
-/// A linear layer with per-task low-rank adapters, weights in the checkpoint's `[out, in]`.
+/// A linear layer with per-task low-rank adapters.
 #[derive(Module, Debug)]
 pub struct LoraLinear {
-    weight: Param<Tensor<2>>,
-    bias: Param<Tensor<1>>,
+    /// The weights every row takes (with the folded adapter in them, if any).
+    base: Linear,
     /// `[tasks, rank, in]`
     lora_a: Param<Tensor<3>>,
     /// `[tasks, out, rank]`
@@ -235,13 +229,10 @@ pub struct LoraLinear {
 }
 
 impl LoraLinear {
+    /// # Shapes
     /// `[batch, seq, in]` → `[batch, seq, out]`.
     fn forward(&self, x: Tensor<3>, tasks: &RowTasks, scale: f32) -> Tensor<3> {
-        let [batch, seq, inp] = x.dims();
-        let out = self.weight.dims()[0];
-        let mut y =
-            x.clone().reshape([batch * seq, inp]).matmul(self.weight.val().transpose()).reshape([batch, seq, out])
-                + self.bias.val().reshape([1, 1, out]);
+        let mut y = self.base.forward(x.clone());
         for term in &tasks.terms {
             let a = self.lora_a.val().select(0, term.index.clone()); // [batch, rank, in]
             let b = self.lora_b.val().select(0, term.index.clone()); // [batch, out, rank]
@@ -339,23 +330,15 @@ pub struct JinaV3 {
     folded: Option<usize>,
 }
 
-/// `[batch, heads, seq, head_dim]` rotated by position ("rotate half", NeoX form).
-fn rotate(x: Tensor<4>, cos: Tensor<4>, sin: Tensor<4>) -> Tensor<4> {
-    let [batch, heads, seq, dim] = x.dims();
-    let half = dim / 2;
-    let x1 = x.clone().slice([0..batch, 0..heads, 0..seq, 0..half]);
-    let x2 = x.clone().slice([0..batch, 0..heads, 0..seq, half..dim]);
-    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-    x * cos + rotated * sin
-}
-
 impl JinaV3Layer {
-    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`; `padding` `[batch, heads, seq, seq]` true on padded keys.
+    /// # Shapes
+    /// `[batch, seq, hidden]` → `[batch, seq, hidden]`; `padding` `[batch, heads, seq, seq]`
+    /// true on padded keys; `rope` over `seq` positions.
     fn forward(
         &self,
         x: Tensor<3>,
         padding: Tensor<4, Bool>,
-        rope: (&Tensor<4>, &Tensor<4>),
+        rope: &Rotary,
         tasks: &RowTasks,
         scale: f32,
     ) -> Tensor<3> {
@@ -369,14 +352,10 @@ impl JinaV3Layer {
                 .reshape([batch, seq, self.heads, head_dim])
                 .swap_dims(1, 2)
         };
-        let q = rotate(part(0), rope.0.clone(), rope.1.clone());
-        let k = rotate(part(1), rope.0.clone(), rope.1.clone());
-        let v = part(2);
-        let context = attention(q, k, v, Some(padding), None, AttentionModuleOptions::default())
-            .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+        let (q, k, v) = (rope.apply(part(0)), rope.apply(part(1)), part(2));
+        let context = Heads(self.heads).attend(q, k, v, Some(padding), None);
         let x = self.norm1.forward(x + self.out_proj.forward(context, tasks, scale));
-        let ffn = self.fc2.forward(gelu(self.fc1.forward(x.clone(), tasks, scale)), tasks, scale);
+        let ffn = self.fc2.forward(Activation::Gelu.apply(self.fc1.forward(x.clone(), tasks, scale)), tasks, scale);
         self.norm2.forward(x + ffn)
     }
 }
@@ -394,15 +373,15 @@ fn refold_terms(from: Option<usize>, to: Option<usize>, scale: f32) -> Vec<(usiz
 
 impl LoraLinear {
     fn refolded(self, terms: &[(usize, f32)]) -> Self {
-        let [_, out, r] = self.lora_b.dims();
-        let inp = self.weight.dims()[1];
-        let mut weight = self.weight.val();
+        let [out, inp] = self.base.dims();
+        let r = self.lora_b.dims()[2];
+        let mut base = self.base;
         for &(task, coefficient) in terms {
             let b = self.lora_b.val().slice([task..task + 1, 0..out, 0..r]).reshape([out, r]);
             let a = self.lora_a.val().slice([task..task + 1, 0..r, 0..inp]).reshape([r, inp]);
-            weight = weight + b.matmul(a) * coefficient;
+            base = base.with_weight_added(b.matmul(a) * coefficient);
         }
-        LoraLinear { weight: Param::from_tensor(weight), ..self }
+        LoraLinear { base, ..self }
     }
 }
 
@@ -464,26 +443,6 @@ impl JinaV3 {
         self.word.weight.first().map_or(DType::F32, |b| b.val().dtype())
     }
 
-    /// `[seq]` positions → cos, sin `[1, 1, seq, head_dim]` ("rotate half" layout).
-    fn rope(&self, seq: usize, head_dim: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
-        let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(seq * head_dim);
-        let mut sin = Vec::with_capacity(seq * head_dim);
-        for p in 0..seq {
-            let row: Vec<f64> =
-                (0..half).map(|k| p as f64 * self.rotary_base.powf(-(2.0 * k as f64) / head_dim as f64)).collect();
-            for _ in 0..2 {
-                cos.extend(row.iter().map(|a| a.cos() as f32));
-                sin.extend(row.iter().map(|a| a.sin() as f32));
-            }
-        }
-        let dtype = self.dtype();
-        let t = |v: Vec<f32>| {
-            Tensor::<4>::from_data(TensorData::new(v, [1, 1, seq, head_dim]).convert_dtype(dtype), (device, dtype))
-        };
-        (t(cos), t(sin))
-    }
-
     /// Token states: `[batch, seq]` ids and mask (1 = token) with each row's adapter →
     /// `[batch, seq, hidden]`.
     pub fn encode(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>, tasks: &[Option<usize>]) -> Tensor<3> {
@@ -495,10 +454,10 @@ impl JinaV3 {
         let hidden = self.word.dims()[1];
         let token_type = self.token_type.forward(Tensor::<2, Int>::zeros([batch, 1], &device), &tasks, s);
         let mut x = self.emb_norm.forward(self.word.forward(ids, &tasks, s) + token_type);
-        let (cos, sin) = self.rope(seq, hidden / heads, &device);
-        let padding = mask.equal_elem(0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq]);
+        let rope = Rotary::sequence(seq, hidden / heads, self.rotary_base, self.dtype(), &device);
+        let padding = padding_mask(mask, Heads(heads));
         for layer in &self.layers {
-            x = layer.forward(x, padding.clone(), (&cos, &sin), &tasks, s);
+            x = layer.forward(x, padding.clone(), &rope, &tasks, s);
         }
         x
     }
@@ -506,7 +465,33 @@ impl JinaV3 {
     /// Mean-pooled states over the mask (padding never pooled), in f32, not normalised:
     /// `[batch, seq]` → `[batch, hidden]`.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>, tasks: &[Option<usize>]) -> Tensor<2> {
-        let states = self.encode(ids, mask.clone(), tasks).cast(DType::F32);
-        crate::models::bert::mean_pool(states, mask)
+        let states = self.encode(ids, mask.clone(), tasks);
+        mean_pool(states, mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_map_places_base_weights_adapters_and_norms() {
+        let layer = "roberta.encoder.layers.7.mixer.Wqkv";
+        assert_eq!(
+            module_path(&format!("{layer}.parametrizations.weight.original")).as_deref(),
+            Some("layers.7.wqkv.base.weight")
+        );
+        assert_eq!(module_path(&format!("{layer}.bias")).as_deref(), Some("layers.7.wqkv.base.bias"));
+        assert_eq!(
+            module_path(&format!("{layer}.parametrizations.weight.0.lora_A")).as_deref(),
+            Some("layers.7.wqkv.lora_a")
+        );
+        assert_eq!(module_path("roberta.encoder.layers.7.norm2.bias").as_deref(), Some("layers.7.norm2.beta"));
+        assert_eq!(
+            module_path("roberta.embeddings.word_embeddings.parametrizations.weight.original").as_deref(),
+            Some("word.weight")
+        );
+        assert_eq!(module_path("roberta.emb_ln.weight").as_deref(), Some("emb_norm.gamma"));
+        assert_eq!(module_path("roberta.pooler.dense.weight"), None);
     }
 }
