@@ -297,7 +297,9 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
 
     let mut out = HashMap::new();
     let mut position = 0u64;
-    let mut chunk = vec![0u8; CHUNK_BYTES];
+    // Kept 4-byte aligned so whole f32 values are copied out of it in bulk.
+    let mut chunk_words = vec![0u32; CHUNK_BYTES / 4];
+    let chunk: &mut [u8] = bytemuck::cast_slice_mut(&mut chunk_words);
     for entry in entries {
         // Skip the gap before this tensor (none in files written by the safetensors library).
         while position < entry.begin {
@@ -305,29 +307,31 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
             read_exact(src, &mut chunk[..n]).await?;
             position += n as u64;
         }
-        let target = (layout.path)(&entry.name);
-        let dtype = match (&target, entry.dtype) {
-            (_, Ok(dtype)) => dtype,
-            // Never read: its bytes are skipped below (no blocks to fill).
-            (None, Err(_)) => SourceDType::F32,
-            (Some(_), Err(name)) => {
-                return Err(bad(format!("tensor {} has dtype {name}; only F32, F16 and BF16 are read", entry.name)));
-            }
-        };
         let mut remaining = (entry.end - entry.begin) as usize;
+        let Some(target) = (layout.path)(&entry.name) else {
+            // Not a parameter of this network (e.g. BERT's I64 `position_ids`): skipped unread.
+            while remaining > 0 {
+                let n = remaining.min(CHUNK_BYTES);
+                read_exact(src, &mut chunk[..n]).await?;
+                remaining -= n;
+            }
+            position = entry.end;
+            continue;
+        };
+        let dtype = entry
+            .dtype
+            .map_err(|name| bad(format!("tensor {} has dtype {name}; only F32, F16 and BF16 are read", entry.name)))?;
         // The blocks this tensor is uploaded in: (module path, shape).
         let mut blocks: Blocks = Vec::new();
-        if let Some(path) = &target {
-            match entry.shape.split_first() {
-                Some((&rows, rest)) if (layout.in_row_blocks)(path) => {
-                    let row_len: usize = rest.iter().product();
-                    for (i, n) in row_blocks(rows, row_len, precision, layout.max_block_bytes).into_iter().enumerate() {
-                        let shape = std::iter::once(n).chain(rest.iter().copied()).collect();
-                        blocks.push((format!("{path}.{i}"), shape));
-                    }
+        match entry.shape.split_first() {
+            Some((&rows, rest)) if (layout.in_row_blocks)(&target) => {
+                let row_len: usize = rest.iter().product();
+                for (i, n) in row_blocks(rows, row_len, precision, layout.max_block_bytes).into_iter().enumerate() {
+                    let shape = std::iter::once(n).chain(rest.iter().copied()).collect();
+                    blocks.push((format!("{target}.{i}"), shape));
                 }
-                _ => blocks.push((path.clone(), entry.shape.clone())),
             }
+            _ => blocks.push((target, entry.shape.clone())),
         }
         blocks.reverse(); // popped in order
         let mut pending = HostBlock::new(precision, numel_of(&blocks));
@@ -353,6 +357,16 @@ pub async fn stream_safetensors<S: ByteSource, W: Fn(&str) -> Option<String>, B:
         position = entry.end;
     }
     Ok(Streamed { tensors: out, precision })
+}
+
+/// Appends little-endian values of `T`: one copy when the bytes are aligned on a
+/// little-endian machine (wasm and x86 always are), else value by value with `from_le`.
+fn extend_le<T: bytemuck::Pod, const N: usize>(v: &mut Vec<T>, bytes: &[u8], from_le: fn([u8; N]) -> T) {
+    match bytemuck::try_cast_slice::<u8, T>(bytes) {
+        Ok(values) if cfg!(target_endian = "little") => v.extend_from_slice(values),
+        // (`chunks_exact` hands out exactly N bytes: the fallback array is never used.)
+        _ => v.extend(bytes.chunks_exact(N).map(|b| from_le(b.try_into().unwrap_or([0; N])))),
+    }
 }
 
 /// Blocks still to fill, the next last: `(module path, shape)`.
@@ -393,12 +407,16 @@ impl HostBlock {
         }
     }
 
-    /// Source bytes of whole values, converted and appended.
+    /// Source bytes of whole values, converted and appended. Where the source already has
+    /// the block's dtype the bytes are copied in bulk (the common case: an f32 checkpoint kept
+    /// in f32), not value by value: per-value conversion tripled a page's weight phase in an
+    /// unoptimised build.
     fn extend(&mut self, dtype: SourceDType, bytes: &[u8]) {
-        let values = bytes.chunks_exact(dtype.width()).map(|b| dtype.to_f32(b));
-        match self {
-            Self::F32(v, _) => v.extend(values),
-            Self::F16(v, _) => v.extend(values.map(f16::from_f32)),
+        match (self, dtype) {
+            (Self::F32(v, _), SourceDType::F32) => extend_le(v, bytes, f32::from_le_bytes),
+            (Self::F16(v, _), SourceDType::F16) => extend_le(v, bytes, |b| f16::from_bits(u16::from_le_bytes(b))),
+            (Self::F32(v, _), _) => v.extend(bytes.chunks_exact(dtype.width()).map(|b| dtype.to_f32(b))),
+            (Self::F16(v, _), _) => v.extend(bytes.chunks_exact(dtype.width()).map(|b| f16::from_f32(dtype.to_f32(b)))),
         }
     }
 
