@@ -6,13 +6,19 @@
 //! accepts the 2024 shapes too (`ClassificationAPIInput`, `TrainingAPIInput`: a single
 //! training item instead of a list, `access` on create only).
 //!
-//! Requests are parsed by hand from JSON values rather than derived, so that every
-//! malformed field gets an error naming the field (`input[3]`, `labels.topic[2]`).
-//! Nothing here touches a model or the store: a request that parses is within every limit
-//! that can be checked without tokenizing.
+//! Requests are read in two steps: serde reads the body into its wire shape (`ClassifyBody`,
+//! `TrainBody`, `EmbeddingsBody`; unknown fields refused, as Jina's schemas declare no
+//! others), tracking the path so a malformed value gets an error naming it (`input[3]`,
+//! `labels.topic[2]`); then the `check_*` functions apply the rules a schema cannot state
+//! (limits, blank labels, text or image) and build the request types. Nothing here touches a
+//! model or the store: a request that parses is within every limit that can be checked
+//! without tokenizing.
 
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Serialize, Serializer, ser::SerializeMap};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_path_to_error::Segment;
 
 use crate::error::{Result, TriageError};
 
@@ -121,69 +127,224 @@ impl TrainRequest {
     }
 }
 
-fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object().ok_or_else(|| TriageError::validation("body", format!("{what} must be a JSON object")))
+// ---------------------------------------------------------------------------------------
+// Requests as they arrive: serde shapes, read with the path of any bad value
+// (`input[3]`, `labels.topic[2]`), then checked into the types above.
+// ---------------------------------------------------------------------------------------
+
+/// Jina's `POST /v1/classify` body, both schemas' fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyBody {
+    model: Option<String>,
+    classifier_id: Option<String>,
+    input: Option<OneOrMany<InputItem>>,
+    labels: Option<LabelsBody>,
+    temperature: Option<f64>,
+    task: Option<String>,
 }
 
-fn reject_unknown(obj: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(TriageError::validation(
-            k.clone(),
-            format!("Unknown field '{k}'. Allowed fields: {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
+/// Jina's `POST /v1/train` body (2024: `input` may be one item).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainBody {
+    model: Option<String>,
+    classifier_id: Option<String>,
+    input: Option<OneOrMany<TrainItemBody>>,
+    access: Option<String>,
+    num_iters: Option<u64>,
+    task: Option<String>,
+}
+
+/// One training example: a text or an image with its label.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = r#"{"text" or "image", "label"}"#)]
+struct TrainItemBody {
+    text: Option<String>,
+    image: Option<String>,
+    label: Option<String>,
+}
+
+/// `{"text": …}` or `{"image": …}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = r#"{"text": string} or {"image": string}"#)]
+struct DocBody {
+    text: Option<String>,
+    image: Option<String>,
+}
+
+/// `POST /v1/embeddings` in Jina's and OpenAI's shapes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddingsBody {
+    model: Option<String>,
+    input: Option<OneOrMany<InputItem>>,
+    normalized: Option<bool>,
+    embedding_type: Option<OneOrMany<EmbeddingType>>,
+    dimensions: Option<u64>,
+    truncate: Option<bool>,
+    task: Option<String>,
+    late_chunking: Option<bool>,
+    encoding_format: Option<EmbeddingType>,
+    /// OpenAI's end-user id: accepted, never stored or logged.
+    #[allow(dead_code)]
+    user: Option<String>,
+}
+
+/// A value or a list of them (Jina's `input` and `embedding_type`).
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+/// An `input` item: a bare string is a text.
+enum InputItem {
+    Text(String),
+    Doc(DocBody),
+}
+
+/// `labels`: a list, or named groups in the order given.
+enum LabelsBody {
+    List(Vec<String>),
+    Groups(Vec<(String, Vec<String>)>),
+}
+
+// Hand-written visitors only where serde's derive cannot say it: these three dispatch on
+// the JSON kind without buffering (as `untagged` would), so a bad value deep inside still
+// gets its exact path.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("one item or a list of items")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany::Many(items))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                T::deserialize(de::value::StrDeserializer::new(s)).map(OneOrMany::One)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
-fn string_field(obj: &Map<String, Value>, field: &str) -> Result<Option<String>> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(TriageError::validation(field, format!("'{field}' must be a string"))),
+impl<'de> Deserialize<'de> for InputItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = InputItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a string, {"text": string} or {"image": string}"#)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(InputItem::Text(s.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Self::Value, A::Error> {
+                DocBody::deserialize(de::value::MapAccessDeserializer::new(map)).map(InputItem::Doc)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
-fn non_empty_string_field(obj: &Map<String, Value>, field: &str) -> Result<Option<String>> {
-    match string_field(obj, field)? {
+impl<'de> Deserialize<'de> for LabelsBody {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LabelsBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of strings or a dict of lists")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Self::Value, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(LabelsBody::List)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut groups = Vec::new();
+                while let Some(group) = map.next_entry()? {
+                    groups.push(group);
+                }
+                Ok(LabelsBody::Groups(groups))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a field must be, said instead of serde's wording when its value has the wrong type.
+const FIELD_RULES: &[(&str, &str)] = &[
+    ("num_iters", "'num_iters' must be an integer from 1 to 100"),
+    ("temperature", "'temperature' must be a number greater than 0 and at most 100"),
+    ("access", "'access' must be 'public' or 'private'"),
+    ("dimensions", "'dimensions' must be a positive integer"),
+    ("embedding_type", "'embedding_type' must be one of float, base64, binary, ubinary, or a non-empty list of them"),
+    (
+        "encoding_format",
+        "'encoding_format' must be \"float\" or \"base64\" (OpenAI's values; Jina's embedding_type has more)",
+    ),
+    ("labels", "'labels' must be a list of strings or a dict of lists"),
+];
+
+/// Reads a request body into its serde shape; a bad value is Jina's validation error naming
+/// its path (`input[3]`, `labels.topic[2]`, the unknown field's name).
+fn read_body<'de, T: Deserialize<'de>>(v: &'de Value) -> Result<T> {
+    if !v.is_object() {
+        return Err(TriageError::validation("body", "The request body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let mut field = String::new();
+        let mut parent = String::new();
+        for segment in e.path().iter() {
+            parent.clone_from(&field);
+            match segment {
+                Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+                Segment::Map { key } if field.is_empty() => field.push_str(key),
+                Segment::Map { key } => field.push_str(&format!(".{key}")),
+                Segment::Enum { .. } | Segment::Unknown => {}
+            }
+        }
+        let detail = e.inner().to_string();
+        // An unknown field: serde's path ends at its key, and its message ("unknown field
+        // `x`, expected one of `a`, `b`") lists the allowed ones.
+        if let Some(Segment::Map { key }) = e.path().iter().last()
+            && let Some(rest) = detail.strip_prefix(&format!("unknown field `{key}`"))
+        {
+            let allowed = rest.trim_start_matches(", expected one of ").trim_start_matches(", expected ");
+            let allowed = allowed.replace('`', "").replace(" or ", ", ");
+            let at = if parent.is_empty() { String::new() } else { format!("{parent}: ") };
+            return TriageError::validation(field, format!("{at}Unknown field '{key}'. Allowed fields: {allowed}"));
+        }
+        if field.is_empty() {
+            return TriageError::validation("body", detail);
+        }
+        let top = field.split(['.', '[']).next().unwrap_or_default();
+        match FIELD_RULES.iter().find(|(name, _)| *name == top) {
+            Some((_, rule)) if !field.starts_with("labels") || field == "labels" => {
+                TriageError::validation(field, *rule)
+            }
+            _ => TriageError::validation(field.clone(), format!("{field}: {detail}")),
+        }
+    })
+}
+
+/// A given, non-blank string field (`model`, `classifier_id`).
+fn non_empty(value: Option<String>, field: &str) -> Result<Option<String>> {
+    match value {
         Some(s) if s.trim().is_empty() => Err(TriageError::validation(field, format!("'{field}' must not be empty"))),
         other => Ok(other),
     }
 }
 
-/// [`reject_unknown`] for an object inside `input`: the error names the item (`input[2]`),
-/// its message the unknown field.
-fn reject_unknown_in_item(o: &Map<String, Value>, allowed: &[&str], field: &str) -> Result<()> {
-    reject_unknown(o, allowed).map_err(|e| match e {
-        TriageError::Validation { detail, .. } => TriageError::validation(field, format!("{field}: {detail}")),
-        other => other,
-    })
-}
-
-fn parse_input_item(v: &Value, field: &str) -> Result<Input> {
-    match v {
-        Value::String(s) => Ok(Input::Text(s.clone())),
-        Value::Object(o) => {
-            reject_unknown_in_item(o, &["text", "image"], field)?;
-            match (o.get("text"), o.get("image")) {
-                (Some(Value::String(t)), None) => Ok(Input::Text(t.clone())),
-                (None, Some(Value::String(i))) => parse_image(i, field),
-                (Some(_), Some(_)) => {
-                    Err(TriageError::validation(field, format!("{field}: give either 'text' or 'image', not both")))
-                }
-                _ => Err(TriageError::validation(
-                    field,
-                    format!("{field}: expected {{\"text\": string}} or {{\"image\": string}}"),
-                )),
-            }
-        }
-        _ => Err(TriageError::validation(
-            field,
-            format!("{field}: expected a string, {{\"text\": ...}} or {{\"image\": ...}}"),
-        )),
-    }
-}
-
-fn parse_image(i: &str, field: &str) -> Result<Input> {
+fn check_image(i: String, field: &str) -> Result<Input> {
     if i.trim().is_empty() {
         return Err(TriageError::validation(field, format!("{field}: 'image' must not be empty")));
     }
@@ -196,50 +357,47 @@ fn parse_image(i: &str, field: &str) -> Result<Input> {
     }
     // Bad base64, a data URL that is not an image, a scheme other than http(s): refused here,
     // before any model is loaded.
-    crate::image::parse_ref(i).map_err(|m| TriageError::validation(field, format!("{field}: {m}")))?;
-    Ok(Input::Image(i.to_string()))
+    crate::image::parse_ref(&i).map_err(|m| TriageError::validation(field, format!("{field}: {m}")))?;
+    Ok(Input::Image(i))
 }
 
-/// `input` as one item or a non-empty list of at most [`MAX_INPUTS`] items, each parsed by
-/// `item` with its field name (`input` or `input[i]`).
-fn parse_one_or_many<T>(v: Option<&Value>, item: impl Fn(&Value, &str) -> Result<T>) -> Result<Vec<T>> {
-    let v = v.ok_or_else(|| TriageError::validation("input", "'input' is required"))?;
-    match v {
-        Value::Array(items) => {
-            if items.is_empty() {
-                return Err(TriageError::validation("input", "'input' must not be an empty list"));
-            }
-            if items.len() > MAX_INPUTS {
-                return Err(TriageError::validation(
-                    "input",
-                    format!("'input' has {} items; at most {MAX_INPUTS} are allowed", items.len()),
-                ));
-            }
-            items.iter().enumerate().map(|(i, it)| item(it, &format!("input[{i}]"))).collect()
+fn check_doc(text: Option<String>, image: Option<String>, field: &str) -> Result<Input> {
+    match (text, image) {
+        (Some(t), None) => Ok(Input::Text(t)),
+        (None, Some(i)) => check_image(i, field),
+        (Some(_), Some(_)) => {
+            Err(TriageError::validation(field, format!("{field}: give either 'text' or 'image', not both")))
         }
-        single => Ok(vec![item(single, "input")?]),
+        (None, None) => Err(TriageError::validation(
+            field,
+            format!("{field}: expected {{\"text\": string}} or {{\"image\": string}}"),
+        )),
     }
 }
 
-/// `input` as a string, a `{text}`/`{image}` object, or a list of those.
-pub fn parse_inputs(v: Option<&Value>) -> Result<Vec<Input>> {
-    parse_one_or_many(v, parse_input_item)
+fn check_input_item(item: InputItem, field: &str) -> Result<Input> {
+    match item {
+        InputItem::Text(t) => Ok(Input::Text(t)),
+        InputItem::Doc(DocBody { text, image }) => check_doc(text, image, field),
+    }
 }
 
-fn parse_label_list(v: &Value, field: &str) -> Result<Vec<String>> {
-    let items =
-        v.as_array().ok_or_else(|| TriageError::validation(field, format!("'{field}' must be a list of strings")))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, l)| match l {
-            Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
-            Value::String(_) => Err(TriageError::InvalidLabels(format!(
-                "Invalid labels: {field}[{i}] is empty. Labels must be non-empty strings."
-            ))),
-            _ => Err(TriageError::validation(format!("{field}[{i}]"), format!("{field}[{i}] must be a string"))),
-        })
-        .collect()
+/// `input` present, one item or a non-empty list of at most [`MAX_INPUTS`], each checked by
+/// `check` with its field name (`input` or `input[i]`).
+fn check_inputs<T, U>(input: Option<OneOrMany<T>>, check: impl Fn(T, &str) -> Result<U>) -> Result<Vec<U>> {
+    match input.ok_or_else(|| TriageError::validation("input", "'input' is required"))? {
+        OneOrMany::One(item) => Ok(vec![check(item, "input")?]),
+        OneOrMany::Many(items) if items.is_empty() => {
+            Err(TriageError::validation("input", "'input' must not be an empty list"))
+        }
+        OneOrMany::Many(items) if items.len() > MAX_INPUTS => Err(TriageError::validation(
+            "input",
+            format!("'input' has {} items; at most {MAX_INPUTS} are allowed", items.len()),
+        )),
+        OneOrMany::Many(items) => {
+            items.into_iter().enumerate().map(|(i, item)| check(item, &format!("input[{i}]"))).collect()
+        }
+    }
 }
 
 /// Folds repeated labels into one; the first occurrence keeps its place.
@@ -248,68 +406,54 @@ pub fn distinct_labels(labels: &[String]) -> Vec<String> {
     labels.iter().filter(|l| seen.insert(l.as_str())).cloned().collect()
 }
 
-fn parse_labels(v: Option<&Value>) -> Result<Labels> {
-    let v = v.ok_or_else(|| TriageError::validation("labels", "'labels' is required for zero-shot classification"))?;
-    match v {
-        Value::Array(items) => {
-            if items.len() > MAX_LABELS {
-                return Err(TriageError::LabelLimitExceeded {
-                    current: items.len(),
-                    max: MAX_LABELS,
-                    hint: "Reduce the number of labels.".into(),
-                });
-            }
-            let list = parse_label_list(v, "labels")?;
-            if list.is_empty() {
-                return Err(TriageError::InvalidLabels("Invalid labels: at least 1 label is required.".into()));
-            }
-            Ok(Labels::List(distinct_labels(&list)))
+/// No blank label in `list` (named `field`), repeats folded.
+fn check_label_list(list: Vec<String>, field: &str) -> Result<Vec<String>> {
+    if let Some(i) = list.iter().position(|l| l.trim().is_empty()) {
+        return Err(TriageError::InvalidLabels(format!(
+            "Invalid labels: {field}[{i}] is empty. Labels must be non-empty strings."
+        )));
+    }
+    Ok(distinct_labels(&list))
+}
+
+fn check_labels(labels: Option<LabelsBody>) -> Result<Labels> {
+    match labels {
+        None => Err(TriageError::validation("labels", "'labels' is required for zero-shot classification")),
+        Some(LabelsBody::List(list)) if list.len() > MAX_LABELS => Err(TriageError::LabelLimitExceeded {
+            current: list.len(),
+            max: MAX_LABELS,
+            hint: "Reduce the number of labels.".into(),
+        }),
+        Some(LabelsBody::List(list)) if list.is_empty() => {
+            Err(TriageError::InvalidLabels("Invalid labels: at least 1 label is required.".into()))
         }
-        Value::Object(groups) => {
-            if groups.is_empty() {
-                return Err(TriageError::InvalidLabels("Invalid labels: the label dict has no groups.".into()));
-            }
-            if groups.len() > MAX_LABEL_GROUPS {
-                return Err(TriageError::LabelLimitExceeded {
-                    current: groups.len(),
-                    max: MAX_LABEL_GROUPS,
-                    hint: format!("A label dict holds at most {MAX_LABEL_GROUPS} groups."),
-                });
-            }
-            let mut out = Vec::with_capacity(groups.len());
-            for (name, list) in groups {
-                let field = format!("labels.{name}");
-                if let Some(n) = list.as_array().map(Vec::len)
-                    && n > MAX_LABELS_PER_GROUP
-                {
+        Some(LabelsBody::List(list)) => Ok(Labels::List(check_label_list(list, "labels")?)),
+        Some(LabelsBody::Groups(groups)) if groups.is_empty() => {
+            Err(TriageError::InvalidLabels("Invalid labels: the label dict has no groups.".into()))
+        }
+        Some(LabelsBody::Groups(groups)) if groups.len() > MAX_LABEL_GROUPS => Err(TriageError::LabelLimitExceeded {
+            current: groups.len(),
+            max: MAX_LABEL_GROUPS,
+            hint: format!("A label dict holds at most {MAX_LABEL_GROUPS} groups."),
+        }),
+        Some(LabelsBody::Groups(groups)) => groups
+            .into_iter()
+            .map(|(name, list)| {
+                if list.len() > MAX_LABELS_PER_GROUP {
                     return Err(TriageError::LabelLimitExceeded {
-                        current: n,
+                        current: list.len(),
                         max: MAX_LABELS_PER_GROUP,
                         hint: format!("Group '{name}' holds more than {MAX_LABELS_PER_GROUP} labels."),
                     });
                 }
-                let list = parse_label_list(list, &field)?;
                 if list.is_empty() {
                     return Err(TriageError::InvalidLabels(format!("Invalid labels: group '{name}' has no labels.")));
                 }
-                out.push((name.clone(), distinct_labels(&list)));
-            }
-            Ok(Labels::Groups(out))
-        }
-        _ => Err(TriageError::validation("labels", "'labels' must be a list of strings or a dict of lists")),
-    }
-}
-
-fn parse_num_iters(obj: &Map<String, Value>) -> Result<u32> {
-    match obj.get("num_iters") {
-        None | Some(Value::Null) => Ok(DEFAULT_NUM_ITERS),
-        Some(v) => match v.as_u64() {
-            Some(n) if NUM_ITERS_RANGE.contains(&(n.min(u32::MAX as u64) as u32)) => Ok(n as u32),
-            _ => Err(TriageError::validation(
-                "num_iters",
-                format!("'num_iters' must be an integer from {} to {}", NUM_ITERS_RANGE.start(), NUM_ITERS_RANGE.end()),
-            )),
-        },
+                let list = check_label_list(list, &format!("labels.{name}"))?;
+                Ok((name, list))
+            })
+            .collect::<Result<_>>()
+            .map(Labels::Groups),
     }
 }
 
@@ -318,30 +462,32 @@ pub const TASKS: &[&str] = &["retrieval.query", "retrieval.passage", "text-match
 
 /// The optional `task` field: one of Jina's task names. Whether the model has it is the
 /// engine's check.
-fn parse_task(obj: &Map<String, Value>) -> Result<Option<String>> {
-    match string_field(obj, "task")? {
-        None => Ok(None),
-        Some(t) if TASKS.contains(&t.as_str()) => Ok(Some(t)),
-        Some(t) => {
+fn check_task(task: Option<String>) -> Result<Option<String>> {
+    match task {
+        Some(t) if !TASKS.contains(&t.as_str()) => {
             Err(TriageError::validation("task", format!("'task' must be one of {}, not '{t}'", TASKS.join(", "))))
         }
+        other => Ok(other),
     }
 }
 
 /// Requests about an existing classifier take its task; they may not name one.
-fn reject_task_with_classifier(obj: &Map<String, Value>) -> Result<()> {
-    if obj.get("task").is_some_and(|t| !t.is_null()) {
-        return Err(TriageError::validation(
+fn refuse_task_with_classifier(task: &Option<String>) -> Result<()> {
+    match task {
+        Some(_) => Err(TriageError::validation(
             "task",
             "'task' is chosen when a classifier is created; requests naming 'classifier_id' use the classifier's",
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-fn parse_model_or_classifier(obj: &Map<String, Value>) -> Result<(Option<String>, Option<String>)> {
-    let model = non_empty_string_field(obj, "model")?;
-    let classifier_id = non_empty_string_field(obj, "classifier_id")?;
+fn model_or_classifier(
+    model: Option<String>,
+    classifier_id: Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    let model = non_empty(model, "model")?;
+    let classifier_id = non_empty(classifier_id, "classifier_id")?;
     if model.is_some() && classifier_id.is_some() {
         return Err(TriageError::validation(
             "classifier_id",
@@ -354,13 +500,12 @@ fn parse_model_or_classifier(obj: &Map<String, Value>) -> Result<(Option<String>
 
 impl ClassifyRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
-        let obj = object(v, "The request body")?;
-        reject_unknown(obj, &["model", "classifier_id", "input", "labels", "temperature", "task"])?;
-        let (model, classifier_id) = parse_model_or_classifier(obj)?;
-        let input = parse_inputs(obj.get("input"))?;
+        let body: ClassifyBody = read_body(v)?;
+        let (model, classifier_id) = model_or_classifier(body.model, body.classifier_id)?;
+        let input = check_inputs(body.input, check_input_item)?;
         if let Some(classifier_id) = classifier_id {
-            reject_task_with_classifier(obj)?;
-            if obj.get("labels").is_some_and(|l| !l.is_null()) {
+            refuse_task_with_classifier(&body.task)?;
+            if body.labels.is_some() {
                 return Err(TriageError::validation(
                     "labels",
                     "'labels' belong to zero-shot requests; a classifier already knows its labels",
@@ -368,55 +513,47 @@ impl ClassifyRequest {
             }
             return Ok(ClassifyRequest::FewShot { classifier_id, input });
         }
-        let labels = parse_labels(obj.get("labels"))?;
-        let temperature = match obj.get("temperature") {
-            None | Some(Value::Null) => 1.0,
-            Some(t) => match t.as_f64() {
-                Some(t) if t.is_finite() && t > 0.0 && t <= 100.0 => t as f32,
-                _ => {
-                    return Err(TriageError::validation(
-                        "temperature",
-                        "'temperature' must be a number greater than 0 and at most 100",
-                    ));
-                }
-            },
+        let labels = check_labels(body.labels)?;
+        let temperature = match body.temperature {
+            None => 1.0,
+            Some(t) if t.is_finite() && t > 0.0 && t <= 100.0 => t as f32,
+            Some(_) => return Err(TriageError::validation("temperature", FIELD_RULES[1].1)),
         };
-        Ok(ClassifyRequest::ZeroShot(ZeroShotRequest { model, input, labels, temperature, task: parse_task(obj)? }))
+        Ok(ClassifyRequest::ZeroShot(ZeroShotRequest {
+            model,
+            input,
+            labels,
+            temperature,
+            task: check_task(body.task)?,
+        }))
     }
 }
 
-fn parse_train_item(v: &Value, field: &str) -> Result<TrainItem> {
-    let o = v.as_object().ok_or_else(|| {
-        TriageError::validation(field, format!("{field}: expected {{\"text\" or \"image\", \"label\"}}"))
-    })?;
-    reject_unknown_in_item(o, &["text", "image", "label"], field)?;
-    let label = match o.get("label") {
-        Some(Value::String(l)) if !l.trim().is_empty() => l.clone(),
-        Some(Value::String(_)) => {
-            return Err(TriageError::InvalidLabels(format!("Invalid training labels: {field}.label is empty.")));
-        }
-        Some(_) => return Err(TriageError::validation(field, format!("{field}: 'label' must be a string"))),
+fn check_train_item(item: TrainItemBody, field: &str) -> Result<TrainItem> {
+    let label = match item.label {
+        Some(l) if !l.trim().is_empty() => l,
+        Some(_) => return Err(TriageError::InvalidLabels(format!("Invalid training labels: {field}.label is empty."))),
         None => return Err(TriageError::validation(field, format!("{field}: 'label' is required"))),
     };
-    let mut doc = o.clone();
-    doc.remove("label");
-    let input = parse_input_item(&Value::Object(doc), field)?;
-    Ok(TrainItem { input, label })
+    Ok(TrainItem { input: check_doc(item.text, item.image, field)?, label })
 }
 
 impl TrainRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
-        let obj = object(v, "The request body")?;
-        reject_unknown(obj, &["model", "classifier_id", "input", "access", "num_iters", "task"])?;
-        let (model, classifier_id) = parse_model_or_classifier(obj)?;
-        let input = parse_one_or_many(obj.get("input"), parse_train_item)?;
-        let num_iters = parse_num_iters(obj)?;
+        let body: TrainBody = read_body(v)?;
+        let (model, classifier_id) = model_or_classifier(body.model, body.classifier_id)?;
+        let input = check_inputs(body.input, check_train_item)?;
+        let num_iters = match body.num_iters {
+            None => DEFAULT_NUM_ITERS,
+            Some(n) if NUM_ITERS_RANGE.contains(&(n.min(u32::MAX as u64) as u32)) => n as u32,
+            Some(_) => return Err(TriageError::validation("num_iters", FIELD_RULES[0].1)),
+        };
         if let Some(classifier_id) = classifier_id {
-            reject_task_with_classifier(obj)?;
+            refuse_task_with_classifier(&body.task)?;
             // 2024 schema: `access` is ignored when updating.
             return Ok(TrainRequest::Update { classifier_id, input, num_iters });
         }
-        let access = match string_field(obj, "access")?.as_deref() {
+        let access = match body.access.as_deref() {
             None | Some("public") => Access::Public,
             Some("private") => Access::Private,
             Some(other) => {
@@ -432,7 +569,7 @@ impl TrainRequest {
                 "Invalid training labels. At least 2 unique labels are required for training.".into(),
             ));
         }
-        Ok(TrainRequest::Create { model, input, access, num_iters, task: parse_task(obj)? })
+        Ok(TrainRequest::Create { model, input, access, num_iters, task: check_task(body.task)? })
     }
 }
 
@@ -592,6 +729,37 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_bad_value_by_its_path() {
+        let field_and_message = |v: Value| {
+            let e = ClassifyRequest::from_json(&v).unwrap_err();
+            assert_eq!(e.code(), "INPUT_VALIDATION_ERROR", "{v}");
+            let r = e.to_response();
+            (r.errors[0].field.clone(), r.errors[0].message.clone())
+        };
+        let (field, message) = field_and_message(json!({"input": ["a", {"text": 5}], "labels": ["x"]}));
+        assert_eq!(field, "input[1].text");
+        assert!(message.contains("expected a string"), "{message}");
+        assert_eq!(field_and_message(json!({"input": "a", "labels": {"g": ["x", 3]}})).0, "labels.g[1]");
+        assert_eq!(field_and_message(json!({"input": [42], "labels": ["x"]})).0, "input[0]");
+        assert_eq!(
+            field_and_message(json!({"input": "a", "labels": ["x"], "lables": []})),
+            (
+                "lables".to_string(),
+                "Unknown field 'lables'. Allowed fields: model, classifier_id, input, labels, temperature, task".into()
+            )
+        );
+        assert_eq!(
+            field_and_message(json!({"input": [{"text": "a", "foo": 1}], "labels": ["x"]})),
+            ("input[0].foo".to_string(), "input[0]: Unknown field 'foo'. Allowed fields: text, image".into())
+        );
+        // Wrong types of fields with a stated rule get the rule, not serde's wording.
+        assert_eq!(
+            field_and_message(json!({"input": "a", "labels": ["x"], "temperature": "hot"})).1,
+            "'temperature' must be a number greater than 0 and at most 100"
+        );
+    }
+
+    #[test]
     fn per_group_serialises_as_map() {
         let p = PerGroup::Groups(vec![("b".to_string(), 1.0f32), ("a".to_string(), 2.0)]);
         assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"b":1.0,"a":2.0}"#);
@@ -599,7 +767,8 @@ mod tests {
 }
 
 /// How `POST /v1/embeddings` returns each vector (`embedding_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EmbeddingType {
     /// A list of numbers.
     Float,
@@ -612,19 +781,6 @@ pub enum EmbeddingType {
 }
 
 impl EmbeddingType {
-    fn parse(s: &str, field: &str) -> Result<Self> {
-        match s {
-            "float" => Ok(Self::Float),
-            "base64" => Ok(Self::Base64),
-            "binary" => Ok(Self::Binary),
-            "ubinary" => Ok(Self::Ubinary),
-            other => Err(TriageError::validation(
-                field,
-                format!("'{other}' is not an embedding type: use float, base64, binary or ubinary"),
-            )),
-        }
-    }
-
     /// One vector in this encoding.
     pub fn encode(self, v: &[f32]) -> Value {
         use base64::Engine as _;
@@ -679,91 +835,47 @@ pub struct EmbeddingsRequest {
     pub task: Option<String>,
 }
 
-fn bool_field(obj: &Map<String, Value>, field: &str, default: bool) -> Result<bool> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(TriageError::validation(field, format!("'{field}' must be true or false"))),
-    }
-}
-
 impl EmbeddingsRequest {
     pub fn from_json(v: &Value) -> Result<Self> {
-        let obj = object(v, "The request body")?;
-        reject_unknown(
-            obj,
-            &[
-                "model",
-                "input",
-                "normalized",
-                "embedding_type",
-                "dimensions",
-                "truncate",
-                "task",
-                "late_chunking",
-                "encoding_format",
-                "user",
-            ],
-        )?;
+        let body: EmbeddingsBody = read_body(v)?;
         // Jina's late chunking (one pass over all inputs, pooled per input) is not
         // implemented: `false` is what every request without it means, `true` is refused
         // rather than silently embedding each input alone.
-        if bool_field(obj, "late_chunking", false)? {
+        if body.late_chunking == Some(true) {
             return Err(TriageError::validation(
                 "late_chunking",
                 "'late_chunking': true is not supported by triage: each input is embedded on its own (omit it or send false)",
             ));
         }
-        match obj.get("user") {
-            None | Some(Value::Null | Value::String(_)) => {}
-            Some(_) => return Err(TriageError::validation("user", "'user' must be a string")),
+        if body.encoding_format.is_some_and(|f| !matches!(f, EmbeddingType::Float | EmbeddingType::Base64)) {
+            return Err(TriageError::validation("encoding_format", FIELD_RULES[5].1));
         }
-        let encoding_format = match obj.get("encoding_format") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s == "float" || s == "base64" => {
-                Some(EmbeddingType::parse(s, "encoding_format")?)
-            }
-            Some(_) => {
-                return Err(TriageError::validation(
-                    "encoding_format",
-                    "'encoding_format' must be \"float\" or \"base64\" (OpenAI's values; Jina's embedding_type has more)",
-                ));
-            }
-        };
-        let model = non_empty_string_field(obj, "model")?;
-        let input = parse_one_or_many(obj.get("input"), |v, field| match parse_input_item(v, field)? {
+        let model = non_empty(body.model, "model")?;
+        let input = check_inputs(body.input, |item, field| match check_input_item(item, field)? {
             Input::Text(t) => Ok(t),
             Input::Image(_) => Err(TriageError::validation(
                 field,
                 format!("{field}: image inputs need an image model (jina-clip-v1 or jina-clip-v2)"),
             )),
         })?;
-        let (embedding_types, embedding_type_is_list) = match obj.get("embedding_type") {
-            None | Some(Value::Null) => (vec![encoding_format.unwrap_or(EmbeddingType::Float)], false),
-            Some(Value::String(s)) => (vec![EmbeddingType::parse(s, "embedding_type")?], false),
-            Some(Value::Array(items)) if !items.is_empty() => {
-                let mut types = Vec::new();
-                for (i, t) in items.iter().enumerate() {
-                    let field = format!("embedding_type[{i}]");
-                    let t = t
-                        .as_str()
-                        .ok_or_else(|| TriageError::validation(&field, format!("'{field}' must be a string")))?;
-                    let t = EmbeddingType::parse(t, &field)?;
-                    if !types.contains(&t) {
-                        types.push(t);
+        let (embedding_types, embedding_type_is_list) = match body.embedding_type {
+            None => (vec![body.encoding_format.unwrap_or(EmbeddingType::Float)], false),
+            Some(OneOrMany::One(t)) => (vec![t], false),
+            Some(OneOrMany::Many(types)) if types.is_empty() => {
+                return Err(TriageError::validation("embedding_type", FIELD_RULES[4].1));
+            }
+            Some(OneOrMany::Many(types)) => {
+                let mut distinct = Vec::new();
+                for t in types {
+                    if !distinct.contains(&t) {
+                        distinct.push(t);
                     }
                 }
-                (types, true)
-            }
-            Some(_) => {
-                return Err(TriageError::validation(
-                    "embedding_type",
-                    "'embedding_type' must be a string or a non-empty list of strings",
-                ));
+                (distinct, true)
             }
         };
         // Both named: they must agree (Jina's field wins where they could differ in meaning).
-        if let (Some(format), Some(_)) = (encoding_format, obj.get("embedding_type").filter(|t| !t.is_null()))
+        if let Some(format) = body.encoding_format
             && (embedding_type_is_list || embedding_types != [format])
         {
             return Err(TriageError::validation(
@@ -771,22 +883,20 @@ impl EmbeddingsRequest {
                 "'encoding_format' and 'embedding_type' name different encodings: give one of them",
             ));
         }
-        let dimensions = match obj.get("dimensions") {
-            None | Some(Value::Null) => None,
-            Some(d) => match d.as_u64() {
-                Some(d) if d > 0 => Some(d as usize),
-                _ => return Err(TriageError::validation("dimensions", "'dimensions' must be a positive integer")),
-            },
+        let dimensions = match body.dimensions {
+            None => None,
+            Some(d) if d > 0 => Some(d as usize),
+            Some(_) => return Err(TriageError::validation("dimensions", FIELD_RULES[3].1)),
         };
         Ok(Self {
             model,
             input,
-            normalized: bool_field(obj, "normalized", true)?,
+            normalized: body.normalized.unwrap_or(true),
             embedding_types,
             embedding_type_is_list,
             dimensions,
-            truncate: bool_field(obj, "truncate", false)?,
-            task: parse_task(obj)?,
+            truncate: body.truncate.unwrap_or(false),
+            task: check_task(body.task)?,
         })
     }
 }
