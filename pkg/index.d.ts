@@ -1,20 +1,27 @@
 // Types of triage-classify. Requests and responses follow Jina's Classifier API.
 
+import type * as Api from "./api.js";
+import type {
+  Task, ClassificationResponse, TrainingResponse, EmbeddingResponse, ClassifierSummary, DeleteResponse,
+} from "./api.js";
+
+// The wire shapes, generated from the engine's Rust types (src/api.rs) into api.d.ts.
+export type {
+  Task, Access, EmbeddingType, OneOrMany, DocBody, InputItem, LabelsBody, ClassifyBody, TrainItemBody, TrainBody,
+  EmbeddingsBody, LabelScore, ClassificationPrediction, Usage, ClassificationResponse, TrainingResponse,
+  ClassifierSummary, DeleteResponse, EmbeddingUsage, EmbeddingData, EmbeddingResponse,
+} from "./api.js";
+
+// The requests as a page writes them: the wire shapes, narrowed to what each kind of request
+// may carry, with images also as a Blob/File in the browser.
+
 /** An image: an http(s) URL, base64 (with or without a `data:` prefix), or in the browser a Blob/File. */
 export type ImageSource = string | Blob;
-export type Input = string | { text: string } | { image: ImageSource } | Blob;
+export type Input = Api.InputItem | { image: ImageSource } | Blob;
 
-/** Jina's task adapters (jina-embeddings-v3, jina-clip-v2); a model without adapters refuses them. */
-export type Task = "retrieval.query" | "retrieval.passage" | "text-matching" | "classification" | "separation";
-
-export interface ZeroShotRequest {
-  model?: string;
+export interface ZeroShotRequest extends Pick<Api.ClassifyBody, "model" | "temperature" | "task"> {
   input: Input | Input[];
-  labels: string[] | Record<string, string[]>;
-  /** Softmax temperature over cosine similarities (triage extension; default 1). */
-  temperature?: number;
-  /** Task adapter for inputs and labels (triage extension; default: the model's classification task). */
-  task?: Task;
+  labels: Api.LabelsBody;
 }
 
 export interface FewShotRequest {
@@ -24,88 +31,18 @@ export interface FewShotRequest {
 
 export type ClassifyRequest = ZeroShotRequest | FewShotRequest;
 
-export interface LabelScore { label: string; score: number }
-
-export interface ClassificationPrediction {
-  object: "classification";
-  index: number;
-  /** A label, or per label group when `labels` was a dict. */
-  prediction: string | Record<string, string>;
-  score: number | Record<string, number>;
-  predictions: LabelScore[] | Record<string, LabelScore[]>;
-}
-
-export interface ClassificationResponse {
-  usage: { total_tokens: number };
-  data: ClassificationPrediction[];
-}
-
-export interface TrainItem { text?: string; image?: ImageSource; label: string }
+export type TrainItem = Omit<Api.TrainItemBody, "image"> & { image?: ImageSource };
 
 export type TrainRequest =
-  | {
-      model?: string;
-      access?: "public" | "private";
-      input: TrainItem | TrainItem[];
-      num_iters?: number;
-      /** Task adapter the classifier's examples and later inputs are embedded with (triage
-       * extension; default: the model's classification task). Chosen once, at creation. */
-      task?: Task;
-    }
-  | {
+  | (Pick<Api.TrainBody, "model" | "access" | "num_iters" | "task"> & { input: TrainItem | TrainItem[] })
+  | (Pick<Api.TrainBody, "num_iters"> & {
       classifier_id: string;
       input: TrainItem | TrainItem[];
-      num_iters?: number;
       /** Refused: an update embeds with the task the classifier was created with. */
       task?: never;
-    };
+    });
 
-export interface TrainingResponse {
-  classifier_id: string;
-  num_samples: number;
-  usage: { total_tokens: number };
-}
-
-export interface EmbeddingsRequest {
-  model?: string;
-  input: string | { text: string } | Array<string | { text: string }>;
-  normalized?: boolean;
-  embedding_type?: EmbeddingType | EmbeddingType[];
-  dimensions?: number;
-  truncate?: boolean;
-  /** Task adapter (jina-embeddings-v3, jina-clip-v2); default: the base weights. */
-  task?: Task;
-  /** Accepted when false; true is refused (not implemented). */
-  late_chunking?: boolean;
-  /** OpenAI's name for the encoding ("float" | "base64"); must agree with `embedding_type` if both are given. */
-  encoding_format?: "float" | "base64";
-  /** OpenAI's `user`: accepted and ignored, never stored. */
-  user?: string;
-}
-export type EmbeddingType = "float" | "base64" | "binary" | "ubinary";
-
-export interface EmbeddingResponse {
-  model: string;
-  object: "list";
-  usage: { total_tokens: number; prompt_tokens: number };
-  data: Array<{ object: "embedding"; index: number; embedding: number[] | string | Record<string, number[] | string> }>;
-}
-
-export interface ClassifierSummary {
-  classifier_id: string;
-  user_id: string;
-  model: string;
-  labels: string[];
-  access: "public" | "private";
-  updated_number: number;
-  used_number: number;
-  created_at: string;
-  updated_at: string;
-  used_at: string | null;
-  is_active: boolean;
-  is_latest: boolean;
-  metadata_: { num_samples: number; samples_per_label: Record<string, number>; dim: number };
-}
+export type EmbeddingsRequest = Api.EmbeddingsBody;
 
 /** A classifier's full stored form: model, task, labels, weights, sample counts and dates. */
 export interface ClassifierExport {
@@ -121,8 +58,6 @@ export interface ClassifierExport {
   updated_number: number;
   used_number: number;
 }
-
-export interface DeleteResponse { classifier_id: string; deleted: boolean }
 
 export interface ProgressEvent {
   status: "initiate" | "progress" | "done" | "ready";

@@ -55,6 +55,7 @@ pub enum Labels {
 
 /// Who may use a classifier (kept for Jina compatibility; the local server enforces it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
     Public,
@@ -133,39 +134,60 @@ impl TrainRequest {
 // ---------------------------------------------------------------------------------------
 
 /// Jina's `POST /v1/classify` body, both schemas' fields.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClassifyBody {
     model: Option<String>,
     classifier_id: Option<String>,
+    #[cfg_attr(test, ts(type = "OneOrMany<InputItem>"))]
     input: Option<OneOrMany<InputItem>>,
     labels: Option<LabelsBody>,
+    /// Softmax temperature over cosine similarities (triage extension; default 1).
     temperature: Option<f64>,
+    /// Task adapter for inputs and labels (triage extension; default: the model's
+    /// classification task).
+    #[cfg_attr(test, ts(optional, type = "Task"))]
     task: Option<String>,
 }
 
 /// Jina's `POST /v1/train` body (2024: `input` may be one item).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrainBody {
     model: Option<String>,
     classifier_id: Option<String>,
+    #[cfg_attr(test, ts(type = "OneOrMany<TrainItemBody>"))]
     input: Option<OneOrMany<TrainItemBody>>,
+    #[cfg_attr(test, ts(optional, type = "Access"))]
     access: Option<String>,
+    /// Training passes, 1–100 (default 10).
+    #[cfg_attr(test, ts(optional, type = "number"))]
     num_iters: Option<u64>,
+    /// Task adapter the classifier's examples and later inputs are embedded with (triage
+    /// extension; default: the model's classification task). Chosen once, at creation.
+    #[cfg_attr(test, ts(optional, type = "Task"))]
     task: Option<String>,
 }
 
 /// One training example: a text or an image with its label.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = r#"{"text" or "image", "label"}"#)]
 struct TrainItemBody {
     text: Option<String>,
     image: Option<String>,
+    #[cfg_attr(test, ts(type = "string"))]
     label: Option<String>,
 }
 
 /// `{"text": …}` or `{"image": …}`.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = r#"{"text": string} or {"image": string}"#)]
 struct DocBody {
@@ -174,17 +196,27 @@ struct DocBody {
 }
 
 /// `POST /v1/embeddings` in Jina's and OpenAI's shapes.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmbeddingsBody {
     model: Option<String>,
+    #[cfg_attr(test, ts(type = "OneOrMany<InputItem>"))]
     input: Option<OneOrMany<InputItem>>,
+    /// L2-normalise each vector (default true).
     normalized: Option<bool>,
     embedding_type: Option<OneOrMany<EmbeddingType>>,
+    #[cfg_attr(test, ts(optional, type = "number"))]
     dimensions: Option<u64>,
     truncate: Option<bool>,
+    /// Task adapter (jina-embeddings-v3, jina-clip-v2); default: the base weights.
+    #[cfg_attr(test, ts(optional, type = "Task"))]
     task: Option<String>,
+    /// Accepted when false; true is refused (not implemented).
     late_chunking: Option<bool>,
+    /// OpenAI's name for the encoding; must agree with `embedding_type` if both are given.
+    #[cfg_attr(test, ts(optional, type = "\"float\" | \"base64\""))]
     encoding_format: Option<EmbeddingType>,
     /// OpenAI's end-user id: accepted, never stored or logged.
     #[allow(dead_code)]
@@ -192,21 +224,27 @@ struct EmbeddingsBody {
 }
 
 /// A value or a list of them (Jina's `input` and `embedding_type`).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(untagged))]
 enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
 }
 
 /// An `input` item: a bare string is a text.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(untagged))]
 enum InputItem {
     Text(String),
     Doc(DocBody),
 }
 
 /// `labels`: a list, or named groups in the order given.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(untagged))]
 enum LabelsBody {
     List(Vec<String>),
-    Groups(Vec<(String, Vec<String>)>),
+    Groups(#[cfg_attr(test, ts(type = "Record<string, string[]>"))] Vec<(String, Vec<String>)>),
 }
 
 // Hand-written visitors only where serde's derive cannot say it: these three dispatch on
@@ -315,7 +353,7 @@ fn read_body<'de, T: Deserialize<'de>>(v: &'de Value) -> Result<T> {
         let detail = e.inner().to_string();
         // An unknown field: serde's path ends at its key, and its message ("unknown field
         // `x`, expected one of `a`, `b`") lists the allowed ones.
-        if let Some(Segment::Map { key }) = e.path().iter().last()
+        if let Some(Segment::Map { key }) = e.path().iter().next_back()
             && let Some(rest) = detail.strip_prefix(&format!("unknown field `{key}`"))
         {
             let allowed = rest.trim_start_matches(", expected one of ").trim_start_matches(", expected ");
@@ -595,32 +633,42 @@ impl<T: Serialize> Serialize for PerGroup<T> {
     }
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LabelScore {
     pub label: String,
     pub score: f32,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassificationPrediction {
+    #[cfg_attr(test, ts(type = "\"classification\""))]
     pub object: &'static str,
     pub index: usize,
+    /// A label, or one per label group when `labels` was a dict.
+    #[cfg_attr(test, ts(type = "string | Record<string, string>"))]
     pub prediction: PerGroup<String>,
+    #[cfg_attr(test, ts(type = "number | Record<string, number>"))]
     pub score: PerGroup<f32>,
+    #[cfg_attr(test, ts(type = "LabelScore[] | Record<string, LabelScore[]>"))]
     pub predictions: PerGroup<Vec<LabelScore>>,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Usage {
     pub total_tokens: usize,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassificationResponse {
     pub usage: Usage,
     pub data: Vec<ClassificationPrediction>,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainingResponse {
     pub classifier_id: String,
@@ -629,6 +677,7 @@ pub struct TrainingResponse {
 }
 
 /// Jina's `ClassifierSummary`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassifierSummary {
     pub classifier_id: String,
@@ -636,16 +685,20 @@ pub struct ClassifierSummary {
     pub model: String,
     pub labels: Vec<String>,
     pub access: Access,
+    #[cfg_attr(test, ts(type = "number"))]
     pub updated_number: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub used_number: u64,
     pub created_at: String,
     pub updated_at: String,
     pub used_at: Option<String>,
     pub is_active: bool,
     pub is_latest: bool,
+    #[cfg_attr(test, ts(type = "{ num_samples: number; samples_per_label: Record<string, number>; dim: number }"))]
     pub metadata_: Value,
 }
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeleteResponse {
     pub classifier_id: String,
@@ -768,6 +821,7 @@ mod tests {
 
 /// How `POST /v1/embeddings` returns each vector (`embedding_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum EmbeddingType {
     /// A list of numbers.
@@ -902,6 +956,7 @@ impl EmbeddingsRequest {
 }
 
 /// Jina's `EmbeddingUsage`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EmbeddingUsage {
     pub total_tokens: usize,
@@ -910,18 +965,80 @@ pub struct EmbeddingUsage {
 
 /// Jina's `SingleEmbeddingData`: `embedding` is a list of numbers, a string (base64), a
 /// list of bytes (binary/ubinary), or an object keyed by type when several were asked for.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmbeddingData {
+    #[cfg_attr(test, ts(type = "\"embedding\""))]
     pub object: &'static str,
     pub index: usize,
+    #[cfg_attr(test, ts(type = "number[] | string | Record<string, number[] | string>"))]
     pub embedding: Value,
 }
 
 /// Jina's `EmbeddingResponse`.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmbeddingResponse {
     pub model: String,
+    #[cfg_attr(test, ts(type = "\"list\""))]
     pub object: &'static str,
     pub usage: EmbeddingUsage,
     pub data: Vec<EmbeddingData>,
+}
+
+/// `pkg/api.d.ts` is generated from the types above, so the package's TypeScript cannot
+/// drift from what the engine reads and writes: this test fails while the file differs, and
+/// `TRIAGE_WRITE_TYPES=1 cargo test --lib api::typescript` rewrites it.
+#[cfg(test)]
+mod typescript {
+    use super::*;
+    use ts_rs::TS;
+
+    fn declarations() -> String {
+        let tasks: Vec<String> = TASKS.iter().map(|t| format!("\"{t}\"")).collect();
+        let mut out = String::from(
+            "// Generated from src/api.rs by `TRIAGE_WRITE_TYPES=1 cargo test --lib api::typescript`: do not edit.\n\
+             // The wire shapes of Jina's Classifier API as triage reads (…Body) and writes them.\n\n",
+        );
+        out += &format!("/** Jina's task adapters. */\nexport type Task = {};\n", tasks.join(" | "));
+        for decl in [
+            Access::decl(),
+            EmbeddingType::decl(),
+            <OneOrMany<()>>::decl(),
+            DocBody::decl(),
+            InputItem::decl(),
+            LabelsBody::decl(),
+            ClassifyBody::decl(),
+            TrainItemBody::decl(),
+            TrainBody::decl(),
+            EmbeddingsBody::decl(),
+            LabelScore::decl(),
+            ClassificationPrediction::decl(),
+            Usage::decl(),
+            ClassificationResponse::decl(),
+            TrainingResponse::decl(),
+            ClassifierSummary::decl(),
+            DeleteResponse::decl(),
+            EmbeddingUsage::decl(),
+            EmbeddingData::decl(),
+            EmbeddingResponse::decl(),
+        ] {
+            out += &format!("export {decl}\n");
+        }
+        out
+    }
+
+    #[test]
+    fn typescript_types_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/api.d.ts");
+        let generated = declarations();
+        if std::env::var_os("TRIAGE_WRITE_TYPES").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "pkg/api.d.ts differs from the Rust types: run `TRIAGE_WRITE_TYPES=1 cargo test --lib api::typescript`"
+        );
+    }
 }

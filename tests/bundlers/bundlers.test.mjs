@@ -33,7 +33,7 @@ const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-desti
 // Only what a user needs: no build script, no sources, no wasm-bindgen's .d.ts leftovers.
 assert.deepEqual(
   packed.files.map((f) => f.path).sort(),
-  ["README.md", "engine.js", "index.d.ts", "index.js", "package.json", "wasm/triage.js", "wasm/triage_bg.wasm", "worker.js"],
+  ["README.md", "api.d.ts", "engine.js", "index.d.ts", "index.js", "package.json", "wasm/triage.js", "wasm/triage_bg.wasm", "worker.js"],
   "the packed package's files",
 );
 console.log(`packed ${packed.filename}: ${packed.files.length} files, ${(packed.size / 1e6).toFixed(1)} MB compressed`);

@@ -1,7 +1,9 @@
 // Requests as a TypeScript user writes them, checked with `tsc --strict` against the packed
 // index.d.ts (never bundled or run): every field the engine reads is typed, and a wrong value is
 // refused (each `@ts-expect-error` fails the check if its line compiles).
-import type { ClassifyRequest, EmbeddingsRequest, Task, TrainRequest } from "triage-classify";
+import type {
+  ClassifyBody, ClassifyRequest, EmbeddingsRequest, Task, TrainBody, TrainItem, TrainItemBody, TrainRequest,
+} from "triage-classify";
 
 const task: Task = "classification";
 
@@ -32,3 +34,11 @@ export const wrongTask: ClassifyRequest = { input: "x", labels: ["a"], task: "su
 
 // @ts-expect-error: a classifier's task is chosen at creation; updates may not name one
 export const updateWithTask: TrainRequest = { classifier_id: "0b1e6a6c", input: { text: "x", label: "a" }, task };
+
+// The package's request types cover exactly the fields the engine reads (the generated wire
+// shapes of api.d.ts): a field added to or dropped from one side fails this check.
+type Keys<T> = T extends unknown ? keyof T : never;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const classifyFields: Same<Keys<ClassifyRequest>, keyof ClassifyBody> = true;
+export const trainFields: Same<Keys<TrainRequest>, keyof TrainBody> = true;
+export const trainItemFields: Same<keyof TrainItem, keyof TrainItemBody> = true;
