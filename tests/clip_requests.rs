@@ -13,6 +13,7 @@ use base64::Engine as _;
 use common::{block_on, fixtures};
 use serde_json::{Value, json};
 use triage::engine::encoder::Encoder;
+use triage::image::UrlPolicy;
 use triage::registry::{self, ModelSpec};
 use triage::store::{ClassifierStore, FsStore};
 use triage::{Engine, TriageError};
@@ -25,6 +26,8 @@ fn tiny_engine(dir: &std::path::Path) -> Engine<FsStore> {
         }),
     )
     .with_default_model(registry::find("jina-clip-v2").unwrap())
+    // The test's image server is on loopback.
+    .with_image_urls(UrlPolicy::AnyHost)
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -262,4 +265,33 @@ fn bad_images_are_refused_and_change_nothing() {
         .unwrap();
     assert!(err.to_string().contains("has no image tower"), "{err}");
     assert_eq!(snapshot(&engine), before);
+}
+
+#[test]
+fn image_urls_reaching_this_servers_network_are_refused_by_default() {
+    let server = serve();
+    let port = server.rsplit(':').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let shared = tiny_engine(dir.path()).with_image_urls(UrlPolicy::default());
+    for url in [
+        format!("{server}/clip.png"),
+        format!("http://localhost:{port}/clip.png"),
+        format!("http://[::1]:{port}/clip.png"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/a.png".to_string(),
+        "http://192.168.1.1/a.png".to_string(),
+        "http://[::ffff:127.0.0.1]:9/a.png".to_string(),
+    ] {
+        let call = json!({"model": "jina-clip-v2", "input": [{"image": url}], "labels": ["a", "b"]});
+        let before = snapshot(&shared);
+        let err = block_on(shared.classify_json(&call)).unwrap_err();
+        assert_eq!(err.code(), "INPUT_VALIDATION_ERROR", "{url}");
+        assert!(err.to_string().contains("not on the public internet"), "{url}: {err}");
+        assert_eq!(snapshot(&shared), before);
+    }
+    // The same URL is fetched once allowed (local use).
+    let local = tiny_engine(dir.path());
+    let call =
+        json!({"model": "jina-clip-v2", "input": [{"image": format!("{server}/clip.png")}], "labels": ["a", "b"]});
+    assert!(block_on(local.classify_json(&call)).is_ok());
 }

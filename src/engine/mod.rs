@@ -75,6 +75,8 @@ pub struct Engine<S: ClassifierStore> {
     loader: ModelLoader,
     models: Mutex<HashMap<&'static str, Arc<Encoder>>>,
     label_cache: Mutex<LabelCache<LabelKey>>,
+    /// Which hosts image URLs may reach (natively: public ones unless allowed).
+    image_urls: crate::image::UrlPolicy,
 }
 
 /// A cached label embedding: model, adapter, label text.
@@ -119,14 +121,14 @@ struct PreparedImages {
 
 /// Every image input read and preprocessed for `model`. The first bad image fails the
 /// request with its field named.
-async fn prepare_images(model: &Encoder, inputs: &[&Input]) -> Result<PreparedImages> {
+async fn prepare_images(model: &Encoder, inputs: &[&Input], urls: crate::image::UrlPolicy) -> Result<PreparedImages> {
     let mut out = PreparedImages::default();
     for (i, input) in inputs.iter().enumerate() {
         let Input::Image(value) = input else { continue };
         let field = format!("input[{i}]");
         let bad = |msg: String| TriageError::validation(&field, format!("{field}: {msg}"));
         let size = model.image_size().ok_or_else(|| bad(format!("model '{}' has no image tower", model.spec.id)))?;
-        let bytes = crate::image::bytes_of(crate::image::parse_ref(value).map_err(bad)?).await.map_err(bad)?;
+        let bytes = crate::image::bytes_of(crate::image::parse_ref(value).map_err(bad)?, urls).await.map_err(bad)?;
         let decoded = crate::image::decode(&bytes).map_err(bad)?;
         out.tokens += model.spec.image_tokens.count(decoded.width(), decoded.height());
         out.pixels.push(crate::image::normalize(&crate::image::resize_center_crop(&decoded, size)));
@@ -145,7 +147,14 @@ impl<S: ClassifierStore> Engine<S> {
             loader,
             models: Mutex::default(),
             label_cache: Mutex::new(LabelCache::new(label_cache::DEFAULT_BUDGET_BYTES)),
+            image_urls: crate::image::UrlPolicy::default(),
         }
+    }
+
+    /// Which hosts image URLs may reach ([`crate::image::UrlPolicy`]).
+    pub fn with_image_urls(mut self, policy: crate::image::UrlPolicy) -> Self {
+        self.image_urls = policy;
+        self
     }
 
     /// Sets the model serving requests that name none.
@@ -203,7 +212,7 @@ impl<S: ClassifierStore> Engine<S> {
     /// and checked before anything is computed; tokens are the texts' plus each image's
     /// count under the model's rule ([`crate::registry::ImageTokens`]).
     async fn embed_inputs(&self, model: &Encoder, inputs: &[&Input], task: TaskChoice) -> Result<Embedded> {
-        let images = prepare_images(model, inputs).await?;
+        let images = prepare_images(model, inputs, self.image_urls).await?;
         let texts: Vec<(usize, &str)> = inputs
             .iter()
             .enumerate()

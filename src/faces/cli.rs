@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::encoder::Encoder;
 use crate::engine::{ModelLoader, parse_body};
+use crate::image::UrlPolicy;
 use crate::registry::{self, ModelSpec};
 use crate::store::FsStore;
 use crate::{Engine, TriageError};
@@ -34,6 +35,10 @@ struct Cli {
     /// No progress bar on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Let image URLs reach loopback, private and link-local addresses (refused by default,
+    /// so a shared server never fetches its own network for a caller).
+    #[arg(long, global = true, env = "TRIAGE_ALLOW_PRIVATE_IMAGE_URLS")]
+    allow_private_image_urls: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -223,8 +228,10 @@ fn run(cli: Cli) -> Result<(), TriageError> {
         }
         default_model = fallback;
     }
-    let engine =
-        Engine::new(store, loader(cli.models_dir.clone(), device, cli.quiet)).with_default_model(default_model);
+    let image_urls = if cli.allow_private_image_urls { UrlPolicy::AnyHost } else { UrlPolicy::PublicOnly };
+    let engine = Engine::new(store, loader(cli.models_dir.clone(), device, cli.quiet))
+        .with_default_model(default_model)
+        .with_image_urls(image_urls);
     match cli.command {
         Command::Classify { data } => {
             let body = parse_body(&read_body(data.as_deref())?)?;

@@ -168,29 +168,112 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
     Ok(reader.decode().map_err(undecodable)?.into_rgb8())
 }
 
+/// Which hosts an image URL may reach. A shared server must not fetch its own network for
+/// its callers (loopback, private ranges, link-local cloud metadata addresses): natively
+/// the default is [`UrlPolicy::PublicOnly`], checked on every address a connection (a
+/// redirect's too) resolves to, so a name that resolves to a private address is refused as
+/// well. In the browser the page's own `fetch` (and CORS) decides; the policy is unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UrlPolicy {
+    #[default]
+    PublicOnly,
+    /// Any host, for local use (`triage serve --allow-private-image-urls`).
+    AnyHost,
+}
+
 /// The encoded bytes of an image input: base64 as decoded, a URL fetched (at most 8 MB).
-pub async fn bytes_of(image: ImageRef) -> Result<Vec<u8>, String> {
+pub async fn bytes_of(image: ImageRef, policy: UrlPolicy) -> Result<Vec<u8>, String> {
     match image {
         ImageRef::Bytes(b) => Ok(b),
         ImageRef::Url(url) => {
-            let bytes = fetch(&url).await?;
+            let bytes = fetch(&url, policy).await?;
             check_size(bytes.len())?;
             Ok(bytes)
         }
     }
 }
 
+/// Whether an address is on the public internet: not loopback, private (RFC 1918, IPv6
+/// unique-local), link-local (169.254/16 holds cloud metadata services), shared (100.64/10),
+/// multicast, broadcast, unspecified or documentation; IPv4-mapped IPv6 is judged as IPv4.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_unspecified()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
+}
+
+/// ureq's resolver, refusing any host with a non-public address.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Default)]
+struct PublicOnlyResolver(ureq::unversioned::resolver::DefaultResolver);
+
+#[cfg(not(target_arch = "wasm32"))]
+impl ureq::unversioned::resolver::Resolver for PublicOnlyResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.0.resolve(uri, config, timeout)?;
+        match addrs.iter().find(|a| !is_public(a.ip())) {
+            Some(a) => Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{NOT_PUBLIC} ({})", a.ip()),
+            ))),
+            None => Ok(addrs),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+const NOT_PUBLIC: &str = "the host is not on the public internet: image URLs reaching this server's own network are refused (`triage serve --allow-private-image-urls` allows them)";
+
 /// Natively: an HTTP client with timeouts, reading at most one byte past the limit.
 #[cfg(not(target_arch = "wasm32"))]
-async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+async fn fetch(url: &str, policy: UrlPolicy) -> Result<Vec<u8>, String> {
     use std::time::Duration;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    use ureq::unversioned::transport::DefaultConnector;
+    let config = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+        .build();
+    let agent = match policy {
+        UrlPolicy::PublicOnly => {
+            ureq::Agent::with_parts(config, DefaultConnector::default(), PublicOnlyResolver::default())
+        }
+        UrlPolicy::AnyHost => config.into(),
+    };
     let mut response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("fetching the image URL {url} answered HTTP {code}"),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            format!("the image URL {url} is refused: {io}")
+        }
         other => format!("cannot fetch the image URL {url}: {other}"),
     })?;
     response.body_mut().with_config().limit(MAX_IMAGE_BYTES as u64 + 1).read_to_vec().map_err(|e| match e {
@@ -203,7 +286,7 @@ async fn fetch(url: &str) -> Result<Vec<u8>, String> {
 
 /// In the browser: `fetch` (the image's server must allow this page's origin by CORS).
 #[cfg(target_arch = "wasm32")]
-async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+async fn fetch(url: &str, _: UrlPolicy) -> Result<Vec<u8>, String> {
     use wasm_bindgen::JsCast;
     let failed = |e: wasm_bindgen::JsValue| {
         format!(
@@ -379,6 +462,33 @@ pub fn preprocess(bytes: &[u8], size: usize) -> Result<Vec<f32>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "ff02::1",
+        ] {
+            assert!(!super::is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "100.128.0.1", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(super::is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
     use super::*;
 
     #[test]
