@@ -32,6 +32,10 @@ pub const MAX_LABEL_GROUPS: usize = 8;
 pub const MAX_LABELS_PER_GROUP: usize = 64;
 /// Tokens per input; longer inputs are truncated (and the model's own limit may be lower).
 pub const MAX_TOKENS_PER_INPUT: usize = 8192;
+/// Bytes of one text input: 64 per token of [`MAX_TOKENS_PER_INPUT`] (real text averages
+/// 3–6). Longer texts are refused before tokenizing, which would otherwise cost seconds of
+/// CPU per megabyte only to be truncated.
+pub const MAX_TEXT_BYTES: usize = MAX_TOKENS_PER_INPUT * 64;
 /// Training passes accepted by `num_iters`.
 pub const NUM_ITERS_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
 /// Jina's default `num_iters`.
@@ -399,9 +403,22 @@ fn check_image(i: String, field: &str) -> Result<Input> {
     Ok(Input::Image(i))
 }
 
+fn check_text(text: String, field: &str) -> Result<Input> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(TriageError::validation(
+            field,
+            format!(
+                "{field}: the text is {} bytes; at most {MAX_TEXT_BYTES} are accepted ({MAX_TOKENS_PER_INPUT} tokens are read)",
+                text.len()
+            ),
+        ));
+    }
+    Ok(Input::Text(text))
+}
+
 fn check_doc(text: Option<String>, image: Option<String>, field: &str) -> Result<Input> {
     match (text, image) {
-        (Some(t), None) => Ok(Input::Text(t)),
+        (Some(t), None) => check_text(t, field),
         (None, Some(i)) => check_image(i, field),
         (Some(_), Some(_)) => {
             Err(TriageError::validation(field, format!("{field}: give either 'text' or 'image', not both")))
@@ -415,7 +432,7 @@ fn check_doc(text: Option<String>, image: Option<String>, field: &str) -> Result
 
 fn check_input_item(item: InputItem, field: &str) -> Result<Input> {
     match item {
-        InputItem::Text(t) => Ok(Input::Text(t)),
+        InputItem::Text(t) => check_text(t, field),
         InputItem::Doc(DocBody { text, image }) => check_doc(text, image, field),
     }
 }

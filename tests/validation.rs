@@ -83,6 +83,16 @@ fn every_rule_answers_its_code_and_changes_nothing() {
             "INPUT_VALIDATION_ERROR",
         ),
         (
+            "text over the byte limit",
+            Call::Classify(json!({"model": MODEL, "input": ["ok", "x".repeat(10 << 20)], "labels": ["a", "b"]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
+            "training text over the byte limit",
+            Call::Train(json!({"classifier_id": id, "input": [{"text": "x ".repeat(300_000), "label": "positive"}]})),
+            "INPUT_VALIDATION_ERROR",
+        ),
+        (
             "text and image in one item",
             Call::Classify(json!({"model": MODEL, "input": [{"text": "x", "image": "y"}], "labels": ["a"]})),
             "INPUT_VALIDATION_ERROR",
