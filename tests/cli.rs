@@ -224,3 +224,50 @@ fn models_lists_the_registry_and_pull_refuses_unknown_models() {
     assert_eq!(err["code"], "INPUT_MODEL_NOT_FOUND");
     assert!(!models.path().join("gpt-9").exists());
 }
+
+/// `triage serve` as an orchestrator runs it: live at once, ready once the default model has
+/// loaded (without any request asking for it), and on SIGTERM it answers the request in
+/// flight before exiting cleanly.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
+fn serve_gets_ready_by_itself_and_finishes_in_flight_requests_on_sigterm() {
+    use std::time::{Duration, Instant};
+    let store = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["serve", "--quiet", "--port", &port.to_string()])
+        .env("TRIAGE_MODELS_DIR", models_dir())
+        .env("TRIAGE_STORE_DIR", store.path())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let status = |path: &str| agent.get(&format!("{base}{path}")).call().map(|r| r.status().as_u16()).unwrap_or(0);
+    let until = |path: &str, want: u16| {
+        let start = Instant::now();
+        while status(path) != want {
+            assert!(start.elapsed() < Duration::from_secs(120), "{path} never answered {want}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("/live", 200);
+    until("/ready", 200);
+
+    // A request that computes for seconds, then SIGTERM while it runs.
+    let inputs: Vec<String> = (0..128).map(|i| format!("text number {i} {}", "with some words ".repeat(20))).collect();
+    let body = json!({"model": "all-minilm-l6-v2", "input": inputs, "labels": ["a", "b"]});
+    let url = format!("{base}/v1/classify");
+    let in_flight = std::thread::spawn(move || {
+        let mut response = ureq::post(&url).send_json(&body).unwrap();
+        response.body_mut().read_json::<Value>().unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!in_flight.is_finished(), "the request should still be computing when SIGTERM arrives");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let answered = in_flight.join().unwrap();
+    assert_eq!(answered["data"].as_array().unwrap().len(), 128);
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+}

@@ -389,3 +389,17 @@ fn the_page_and_the_model_files_are_served_and_nothing_outside() {
     assert!(changed.body_mut().read_to_string().unwrap().contains("changed"));
     assert_eq!(config.headers()["cache-control"], "public, max-age=31536000, immutable");
 }
+
+#[test]
+#[ignore = "needs the real model files: `bash tests/run.sh` fetches them and runs it"]
+fn live_answers_at_once_and_ready_waits_for_the_default_model() {
+    let server = Server::start(ServerOptions::default());
+    assert_eq!(ok(call("GET", &server.url("/live"), None, None))["status"], "ok");
+    // Nothing has loaded the default model yet (this test's server does not preload it).
+    let (status, not_ready) = call("GET", &server.url("/ready"), None, None);
+    assert_eq!(status, 503, "{not_ready}");
+    assert!(not_ready["reasons"][0].as_str().unwrap().contains("all-minilm-l6-v2 is not loaded"), "{not_ready}");
+    ok(post(&server, "/v1/classify", None, json!({"input": "x", "labels": ["a", "b"]})));
+    let ready = ok(call("GET", &server.url("/ready"), None, None));
+    assert_eq!((ready["status"].as_str(), ready["reasons"].as_array().map(Vec::len)), (Some("ready"), Some(0)));
+}

@@ -136,12 +136,20 @@ fn serve(engine: Engine<FsStore>, args: ServeArgs, models_dir: PathBuf, quiet: b
         let bound = listener.local_addr().map_err(|e| TriageError::internal("listening", e))?;
         if !quiet {
             eprintln!(
-                "triage: serving Jina's API and the demo page on http://{bound}/ ({}; default model {}); Ctrl-C stops",
+                "triage: serving Jina's API and the demo page on http://{bound}/ ({}; default model {}); Ctrl-C or SIGTERM stops",
                 if keyed { "API keys required" } else { "no API key needed" },
                 engine.default_model().id
             );
         }
-        serve(listener, router(std::sync::Arc::new(engine), options))
+        // The default model loads while the server already answers (`/ready` says when).
+        let engine = std::sync::Arc::new(engine);
+        let loading = engine.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = loading.model(loading.default_model()) {
+                eprintln!("triage: cannot load the default model {}: {e}", loading.default_model().id);
+            }
+        });
+        serve(listener, router(engine, options))
             .await
             .map_err(|e| TriageError::internal("serving", e))
     })

@@ -313,6 +313,33 @@ async fn model<S: ClassifierStore + Send + Sync + 'static>(
     respond(found.map(|spec| model_info(spec, &app.options.models_dir)))
 }
 
+/// Liveness: the process answers (it checks nothing else, so a slow model load or a busy
+/// store never gets the process restarted).
+async fn live() -> Response {
+    respond(Ok(json!({"status": "ok"})))
+}
+
+/// Readiness: 200 once the default model is loaded and the store answers, else 503 with the
+/// reasons, so an orchestrator sends no traffic to a replica still loading its model.
+async fn ready<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Shared<S>>) -> Response {
+    let model = app.engine.default_model().id;
+    let mut reasons = Vec::new();
+    if !app.engine.is_loaded(model) {
+        reasons.push(format!("the default model {model} is not loaded yet"));
+    }
+    // (The store's futures are not Send: read on the blocking pool, as requests are.)
+    if let Err(e) = app.run(false, |engine| pollster::block_on(engine.store().list())).await {
+        reasons.push(format!("the classifier store does not answer: {e}"));
+    }
+    let status = if reasons.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if reasons.is_empty() { "ready" } else { "not ready" },
+        "default_model": model,
+        "reasons": reasons,
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
 async fn health<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Shared<S>>) -> Response {
     respond(Ok(json!({
         "status": "ok",
@@ -435,17 +462,32 @@ pub fn router<S: ClassifierStore + Send + Sync + 'static>(engine: Arc<Engine<S>>
         .route("/v1/models", get(models::<S>))
         .route("/v1/models/{model_id}", get(model::<S>))
         .route("/health", get(health::<S>))
-        .route("/live", get(health::<S>))
-        .route("/ready", get(health::<S>))
+        .route("/live", get(live))
+        .route("/ready", get(ready::<S>))
         .fallback(files::<S>)
         .with_state(app)
 }
 
-/// Serves `router` on `listener` until Ctrl-C.
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM (what an orchestrator sends): then
+/// it stops accepting connections and returns once the requests in flight are answered.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            #[cfg(unix)]
+            let terminate = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let terminate = std::future::pending::<()>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate => {}
+            }
         })
         .await
 }
