@@ -3,7 +3,7 @@
 # has: each step checks first, says what it installs, and takes a moment when all is
 # there. Sourced by pkg/build.sh (the wasm toolchain) and tests/run.sh (everything).
 #
-#   source scripts/setup.sh; setup_wasm_toolchain; setup_browser; setup_npm_packages DIR
+#   source scripts/setup.sh; setup_wasm_toolchain; setup_browser; setup_postgres; setup_npm_packages DIR
 #
 # Needs Rust by rustup, and for the browser tests Debian's apt and Node.js + npm.
 
@@ -38,6 +38,20 @@ setup_browser() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
   command -v node >/dev/null && command -v npm >/dev/null || { setup_say "node/npm not found: install Node.js"; return 1; }
+}
+
+# PostgreSQL's server binaries (Debian's postgresql) for the PostgreSQL store's tests, which
+# start a throwaway cluster of their own on loopback. (TRIAGE_PG_LIB: where versions are
+# looked for, default /usr/lib/postgresql; tests/setup.test.sh points it at a scratch folder.)
+setup_postgres() {
+  local lib="${TRIAGE_PG_LIB:-/usr/lib/postgresql}"
+  if ! compgen -G "$lib/*/bin/initdb" >/dev/null; then
+    setup_say "installing Debian's postgresql (apt-get; the tests start their own server)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  fi
 }
 
 # The npm packages of DIR's package-lock.json (npm ci), unless node_modules already holds

@@ -336,6 +336,11 @@ const FIELD_RULES: &[(&str, &str)] = &[
     ("labels", "'labels' must be a list of strings or a dict of lists"),
 ];
 
+/// The rule of a field of [`FIELD_RULES`].
+fn field_rule(name: &str) -> &'static str {
+    FIELD_RULES.iter().find(|(field, _)| *field == name).map_or("invalid value", |(_, rule)| rule)
+}
+
 /// Reads a request body into its serde shape; a bad value is Jina's validation error naming
 /// its path (`input[3]`, `labels.topic[2]`, the unknown field's name).
 fn read_body<'de, T: Deserialize<'de>>(v: &'de Value) -> Result<T> {
@@ -572,7 +577,7 @@ impl ClassifyRequest {
         let temperature = match body.temperature {
             None => 1.0,
             Some(t) if t.is_finite() && t > 0.0 && t <= 100.0 => t as f32,
-            Some(_) => return Err(TriageError::validation("temperature", FIELD_RULES[1].1)),
+            Some(_) => return Err(TriageError::validation("temperature", field_rule("temperature"))),
         };
         Ok(ClassifyRequest::ZeroShot(ZeroShotRequest {
             model,
@@ -601,7 +606,7 @@ impl TrainRequest {
         let num_iters = match body.num_iters {
             None => DEFAULT_NUM_ITERS,
             Some(n) if NUM_ITERS_RANGE.contains(&(n.min(u32::MAX as u64) as u32)) => n as u32,
-            Some(_) => return Err(TriageError::validation("num_iters", FIELD_RULES[0].1)),
+            Some(_) => return Err(TriageError::validation("num_iters", field_rule("num_iters"))),
         };
         if let Some(classifier_id) = classifier_id {
             refuse_task_with_classifier(&body.task)?;
@@ -919,7 +924,7 @@ impl EmbeddingsRequest {
             ));
         }
         if body.encoding_format.is_some_and(|f| !matches!(f, EmbeddingType::Float | EmbeddingType::Base64)) {
-            return Err(TriageError::validation("encoding_format", FIELD_RULES[5].1));
+            return Err(TriageError::validation("encoding_format", field_rule("encoding_format")));
         }
         let model = non_empty(body.model, "model")?;
         let input = check_inputs(body.input, |item, field| match check_input_item(item, field)? {
@@ -933,7 +938,7 @@ impl EmbeddingsRequest {
             None => (vec![body.encoding_format.unwrap_or(EmbeddingType::Float)], false),
             Some(OneOrMany::One(t)) => (vec![t], false),
             Some(OneOrMany::Many(types)) if types.is_empty() => {
-                return Err(TriageError::validation("embedding_type", FIELD_RULES[4].1));
+                return Err(TriageError::validation("embedding_type", field_rule("embedding_type")));
             }
             Some(OneOrMany::Many(types)) => {
                 let mut distinct = Vec::new();
@@ -957,7 +962,7 @@ impl EmbeddingsRequest {
         let dimensions = match body.dimensions {
             None => None,
             Some(d) if d > 0 => Some(d as usize),
-            Some(_) => return Err(TriageError::validation("dimensions", FIELD_RULES[3].1)),
+            Some(_) => return Err(TriageError::validation("dimensions", field_rule("dimensions"))),
         };
         Ok(Self {
             model,

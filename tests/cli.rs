@@ -15,7 +15,7 @@ fn triage(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     cmd.args(args)
         .arg("--quiet")
         .env("TRIAGE_MODELS_DIR", models_dir())
-        .env("TRIAGE_STORE_DIR", store)
+        .env("TRIAGE_STORE", store)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -201,7 +201,7 @@ fn models_lists_the_registry_and_pull_refuses_unknown_models() {
             .args(args)
             .args(["--quiet", "--models-dir"])
             .arg(models.path())
-            .env("TRIAGE_STORE_DIR", store.path())
+            .env("TRIAGE_STORE", store.path())
             .output()
             .unwrap()
     };
@@ -238,7 +238,7 @@ fn serve_gets_ready_by_itself_and_finishes_in_flight_requests_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
         .args(["serve", "--quiet", "--port", &port.to_string()])
         .env("TRIAGE_MODELS_DIR", models_dir())
-        .env("TRIAGE_STORE_DIR", store.path())
+        .env("TRIAGE_STORE", store.path())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");

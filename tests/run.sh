@@ -4,7 +4,8 @@
 # WebGPU and CPU), the user-style app test and the demo page test (Playwright, the page
 # served by `triage serve`). First installs what is missing (scripts/setup.sh): the wasm32
 # target, wasm-bindgen-cli matching Cargo.lock, Debian's chromium + chromium-driver, the
-# e2e tests' npm packages, a Python venv for the client and schema tests; Rust (rustup),
+# e2e tests' npm packages, Debian's postgresql (the PostgreSQL store's tests start their own
+# throwaway server on loopback and stop it), a Python venv for the client and schema tests; Rust (rustup),
 # Node.js + npm and python3 must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ echo "== set-up (installs only what is missing)"
 source scripts/setup.sh
 setup_wasm_toolchain
 setup_browser
+setup_postgres
 setup_npm_packages tests/e2e
 setup_npm_packages tests/bundlers
 setup_python_packages

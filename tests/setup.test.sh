@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The set-up logic (scripts/setup.sh) on a machine that lacks things: stub rustup, cargo,
 # wasm-bindgen, apt-get and npm on PATH pretend the wasm32 target, wasm-bindgen-cli,
-# Chromium + ChromeDriver and the npm packages are missing; each setup step must install
+# Chromium + ChromeDriver, PostgreSQL and the npm packages are missing; each setup step must install
 # exactly the missing piece (the stubs log what they were asked), and must ask nothing when
 # everything is there.
 set -uo pipefail
@@ -36,7 +36,9 @@ STUB
 cat > "$stubs/apt-get" <<STUB
 #!/usr/bin/env bash
 echo "apt-get \$*" >> "$log"
-if [ "\$1" = install ]; then
+if [ "\$1" = install ] && [ "\$*" != "\${*%postgresql}" ]; then
+  mkdir -p "$work/pg/15/bin"; printf '#!/bin/sh\n' > "$work/pg/15/bin/initdb"; chmod +x "$work/pg/15/bin/initdb"
+elif [ "\$1" = install ]; then
   printf '#!/bin/sh\n' > "$work/chromium"; printf '#!/bin/sh\n' > "$work/chromedriver"
   chmod +x "$work/chromium" "$work/chromedriver"
 fi
@@ -62,7 +64,7 @@ if [ "\$1 \$2" = "-m venv" ]; then
 fi
 STUB
 chmod +x "$stubs"/*
-run() { PATH="$stubs:/usr/bin:/bin" TRIAGE_CHROMIUM="$work/chromium" TRIAGE_CHROMEDRIVER="$work/chromedriver" bash -c "source '$root/scripts/setup.sh'; $1" 2>> "$work/said"; }
+run() { PATH="$stubs:/usr/bin:/bin" TRIAGE_PG_LIB="$work/pg" TRIAGE_CHROMIUM="$work/chromium" TRIAGE_CHROMEDRIVER="$work/chromedriver" bash -c "source '$root/scripts/setup.sh'; $1" 2>> "$work/said"; }
 
 run setup_wasm_toolchain
 check "adds the missing wasm32 target" 'grep -qx "rustup target add wasm32-unknown-unknown" "$log"'
@@ -78,6 +80,13 @@ check "installs chromium and chromium-driver when they are missing" 'grep -q "ap
 : > "$log"
 run setup_browser
 check "asks apt nothing once they are there" '! grep -q "apt-get" "$log"'
+
+: > "$log"
+run setup_postgres
+check "installs postgresql when its server binaries are missing" 'grep -q "apt-get install -y -qq postgresql" "$log"'
+: > "$log"
+run setup_postgres
+check "asks apt nothing once postgresql is there" '! grep -q "apt-get" "$log"'
 
 mkdir -p "$work/app"; echo '{}' > "$work/app/package-lock.json"; touch -d '1 hour ago' "$work/app/package-lock.json"
 : > "$log"

@@ -11,7 +11,7 @@ use crate::engine::encoder::Encoder;
 use crate::engine::{ModelLoader, parse_body};
 use crate::image::UrlPolicy;
 use crate::registry::{self, ModelSpec};
-use crate::store::FsStore;
+use crate::store::NativeStore;
 use crate::{Engine, TriageError};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -26,9 +26,10 @@ struct Cli {
     /// Directory holding one folder of files per model (`triage pull` fills it).
     #[arg(long, global = true, env = "TRIAGE_MODELS_DIR", default_value = "models/cache")]
     models_dir: PathBuf,
-    /// Directory where few-shot classifiers are stored.
-    #[arg(long, global = true, env = "TRIAGE_STORE_DIR")]
-    store: Option<PathBuf>,
+    /// Where few-shot classifiers are stored: a directory, or a PostgreSQL URL
+    /// (`postgres://user:password@host/db`) that several `triage serve` replicas share.
+    #[arg(long, global = true, env = "TRIAGE_STORE")]
+    store: Option<String>,
     /// Compute backend.
     #[arg(long, global = true, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
@@ -115,7 +116,13 @@ struct ServeArgs {
 }
 
 #[cfg(feature = "serve")]
-fn serve(engine: Engine<FsStore>, args: ServeArgs, models_dir: PathBuf, quiet: bool) -> Result<(), TriageError> {
+fn serve(
+    engine: Engine<NativeStore>,
+    args: ServeArgs,
+    models_dir: PathBuf,
+    store: &str,
+    quiet: bool,
+) -> Result<(), TriageError> {
     use crate::faces::server::{ServerOptions, router, serve};
     let options = ServerOptions {
         api_keys: args.api_keys.into_iter().filter(|k| !k.is_empty()).collect(),
@@ -136,9 +143,10 @@ fn serve(engine: Engine<FsStore>, args: ServeArgs, models_dir: PathBuf, quiet: b
         let bound = listener.local_addr().map_err(|e| TriageError::internal("listening", e))?;
         if !quiet {
             eprintln!(
-                "triage: serving Jina's API and the demo page on http://{bound}/ ({}; default model {}); Ctrl-C or SIGTERM stops",
+                "triage: serving Jina's API and the demo page on http://{bound}/ ({}; default model {}; classifiers in {}); Ctrl-C or SIGTERM stops",
                 if keyed { "API keys required" } else { "no API key needed" },
-                engine.default_model().id
+                engine.default_model().id,
+                NativeStore::describe(store)
             );
         }
         // The default model loads while the server already answers (`/ready` says when).
@@ -220,7 +228,8 @@ fn run(cli: Cli) -> Result<(), TriageError> {
         _ => {}
     }
     let device = device(cli.backend)?;
-    let store = FsStore::open(cli.store.clone().unwrap_or_else(default_store))?;
+    let store_location = cli.store.clone().unwrap_or_else(|| default_store().display().to_string());
+    let store = NativeStore::open(&store_location)?;
     // Jina's default model when its files are here; else the one every machine can fetch.
     let mut default_model = registry::find(registry::DEFAULT_MODEL)?;
     if !default_model.files_in(&cli.models_dir) {
@@ -252,7 +261,7 @@ fn run(cli: Cli) -> Result<(), TriageError> {
         Command::Classifiers => print_json(&pollster::block_on(engine.classifiers())?),
         Command::Delete { classifier_id } => print_json(&pollster::block_on(engine.delete_classifier(&classifier_id))?),
         #[cfg(feature = "serve")]
-        Command::Serve(args) => serve(engine, args, cli.models_dir.clone(), cli.quiet),
+        Command::Serve(args) => serve(engine, args, cli.models_dir.clone(), &store_location, cli.quiet),
         Command::Models | Command::Pull { .. } => unreachable!("answered above"),
     }
 }

@@ -328,7 +328,7 @@ async fn ready<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Sha
         reasons.push(format!("the default model {model} is not loaded yet"));
     }
     // (The store's futures are not Send: read on the blocking pool, as requests are.)
-    if let Err(e) = app.run(false, |engine| pollster::block_on(engine.store().list())).await {
+    if let Err(e) = app.run(false, |engine| pollster::block_on(engine.store().check())).await {
         reasons.push(format!("the classifier store does not answer: {e}"));
     }
     let status = if reasons.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -254,21 +254,32 @@ impl ureq::unversioned::resolver::Resolver for PublicOnlyResolver {
 #[cfg(not(target_arch = "wasm32"))]
 const NOT_PUBLIC: &str = "the host is not on the public internet: image URLs reaching this server's own network are refused (`triage serve --allow-private-image-urls` allows them)";
 
+/// The HTTP client of a policy, made once so connections are reused between requests.
+#[cfg(not(target_arch = "wasm32"))]
+fn agent(policy: UrlPolicy) -> &'static ureq::Agent {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+    use ureq::unversioned::transport::DefaultConnector;
+    static PUBLIC_ONLY: OnceLock<ureq::Agent> = OnceLock::new();
+    static ANY_HOST: OnceLock<ureq::Agent> = OnceLock::new();
+    let config = || {
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+    };
+    match policy {
+        UrlPolicy::PublicOnly => PUBLIC_ONLY.get_or_init(|| {
+            ureq::Agent::with_parts(config(), DefaultConnector::default(), PublicOnlyResolver::default())
+        }),
+        UrlPolicy::AnyHost => ANY_HOST.get_or_init(|| config().into()),
+    }
+}
+
 /// Natively: an HTTP client with timeouts, reading at most one byte past the limit.
 #[cfg(not(target_arch = "wasm32"))]
 async fn fetch(url: &str, policy: UrlPolicy) -> Result<Vec<u8>, String> {
-    use std::time::Duration;
-    use ureq::unversioned::transport::DefaultConnector;
-    let config = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build();
-    let agent = match policy {
-        UrlPolicy::PublicOnly => {
-            ureq::Agent::with_parts(config, DefaultConnector::default(), PublicOnlyResolver::default())
-        }
-        UrlPolicy::AnyHost => config.into(),
-    };
+    let agent = agent(policy);
     let mut response = agent.get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(code) => format!("fetching the image URL {url} answered HTTP {code}"),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {

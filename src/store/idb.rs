@@ -260,4 +260,8 @@ impl ClassifierStore for IdbStore {
         committed.await.map_err(|e| idb_error("commit", &e))?;
         Ok(existed)
     }
+
+    async fn check(&self) -> Result<()> {
+        self.database().await.map(|_| ())
+    }
 }

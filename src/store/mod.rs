@@ -1,6 +1,7 @@
 //! Where few-shot classifiers live: a [`ClassifierStore`] trait with an in-memory store
-//! (tests, ephemeral use) and a filesystem store (the CLI and server). The browser's
-//! IndexedDB store implements the same trait.
+//! (tests, ephemeral use), a filesystem store (the CLI's and server's default) and a
+//! PostgreSQL one (several server replicas). The browser's IndexedDB store implements the
+//! same trait.
 //!
 //! A record holds only what classification needs — weights, labels, per-label sample
 //! counts, the model id and timestamps — never the training texts. Every record carries
@@ -9,6 +10,8 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod idb;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +72,15 @@ impl ClassifierRecord {
         }
     }
 
+    /// Reads a stored record (`origin` names where it came from in the error): JSON that
+    /// is not a valid record is reported as corrupt, never half-used.
+    pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self> {
+        let record: ClassifierRecord = serde_json::from_slice(bytes)
+            .map_err(|e| TriageError::Internal(format!("Stored classifier {origin} is corrupt: {e}")))?;
+        record.validate()?;
+        Ok(record)
+    }
+
     /// Rejects a record that could not have been written by triage: a corrupt record is
     /// reported whole, never half-used.
     pub fn validate(&self) -> Result<()> {
@@ -126,9 +138,11 @@ pub trait ClassifierStore {
     async fn put(&self, record: ClassifierRecord, expected: Option<u64>) -> Result<ClassifierRecord>;
     /// Returns whether a record was removed.
     async fn delete(&self, id: &str) -> Result<bool>;
+    /// Whether the store answers (a readiness probe: cheap, reads no records).
+    async fn check(&self) -> Result<()>;
 }
 
-fn conflict(id: &str) -> TriageError {
+pub(crate) fn conflict(id: &str) -> TriageError {
     TriageError::Conflict { kind: "Classifier", id: id.to_string() }
 }
 
@@ -167,6 +181,10 @@ impl ClassifierStore for MemoryStore {
     async fn delete(&self, id: &str) -> Result<bool> {
         Ok(self.records.lock().map_err(|e| TriageError::internal("store lock", e))?.remove(id).is_some())
     }
+
+    async fn check(&self) -> Result<()> {
+        self.records.lock().map(|_| ()).map_err(|e| TriageError::internal("store lock", e))
+    }
 }
 
 /// One JSON file per classifier in a directory. Writes go to a temporary file that is
@@ -179,7 +197,7 @@ pub struct FsStore {
 }
 
 /// Ids are generated as UUIDs; anything else could escape the directory.
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
@@ -216,10 +234,7 @@ impl FsStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(TriageError::internal(&format!("cannot read {}", path.display()), e)),
         };
-        let record: ClassifierRecord = serde_json::from_slice(&bytes)
-            .map_err(|e| TriageError::Internal(format!("Stored classifier {} is corrupt: {e}", path.display())))?;
-        record.validate()?;
-        Ok(Some(record))
+        ClassifierRecord::from_json(&bytes, &path.display().to_string()).map(Some)
     }
 
     /// Takes `<id>.lock`, waiting for another writer to finish (up to [`Self::LOCK_WAIT`];
@@ -313,6 +328,80 @@ impl ClassifierStore for FsStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(TriageError::internal("cannot delete classifier", e)),
         }
+    }
+
+    async fn check(&self) -> Result<()> {
+        match std::fs::metadata(&self.dir) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(TriageError::Internal(format!("{} is not a directory", self.dir.display()))),
+            Err(e) => Err(TriageError::internal(&format!("cannot reach {}", self.dir.display()), e)),
+        }
+    }
+}
+
+/// The native faces' store: a directory of files (the default: nothing to install) or, for a
+/// `postgres://` / `postgresql://` address, PostgreSQL.
+#[cfg(not(target_arch = "wasm32"))]
+pub enum NativeStore {
+    Files(FsStore),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgStore),
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl NativeStore {
+    /// Opens the store `location` names (a directory, or a PostgreSQL URL).
+    pub fn open(location: &str) -> Result<Self> {
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return postgres::PgStore::connect(location).map(Self::Postgres);
+            #[cfg(not(feature = "postgres"))]
+            return Err(TriageError::validation(
+                "store",
+                "this build has no PostgreSQL store: rebuild with `--features postgres`",
+            ));
+        }
+        FsStore::open(location).map(Self::Files)
+    }
+
+    /// Where the store is, for messages: a directory, or the URL without its password.
+    pub fn describe(location: &str) -> String {
+        match location.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?))) {
+            Some((scheme, (userinfo, host))) => {
+                format!("{scheme}://{}@{host}", userinfo.split(':').next().unwrap_or_default())
+            }
+            None => location.to_string(),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! each_store {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            NativeStore::Files($store) => $call,
+            #[cfg(feature = "postgres")]
+            NativeStore::Postgres($store) => $call,
+        }
+    };
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl ClassifierStore for NativeStore {
+    async fn get(&self, id: &str) -> Result<Option<ClassifierRecord>> {
+        each_store!(self, s => s.get(id).await)
+    }
+    async fn list(&self) -> Result<Vec<ClassifierRecord>> {
+        each_store!(self, s => s.list().await)
+    }
+    async fn put(&self, record: ClassifierRecord, expected: Option<u64>) -> Result<ClassifierRecord> {
+        each_store!(self, s => s.put(record, expected).await)
+    }
+    async fn delete(&self, id: &str) -> Result<bool> {
+        each_store!(self, s => s.delete(id).await)
+    }
+    async fn check(&self) -> Result<()> {
+        each_store!(self, s => s.check().await)
     }
 }
 

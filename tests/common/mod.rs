@@ -125,3 +125,4 @@ pub fn scores(response: &serde_json::Value) -> Vec<Vec<(String, f64)>> {
         })
         .collect()
 }
+pub mod postgres;

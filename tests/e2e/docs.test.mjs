@@ -83,7 +83,7 @@ export -f cargo curl
   const code = block.code.replaceAll("8080", String(port)).replace(/ serve(?=\s|$)(?!.*--port)/gm, ` serve --port ${port}`);
   const child = spawn("bash", ["-c", prelude + code], {
     cwd: ROOT,
-    env: { ...process.env, TRIAGE_STORE_DIR: store },
+    env: { ...process.env, TRIAGE_STORE: store },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
