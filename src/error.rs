@@ -44,6 +44,10 @@ pub enum TriageError {
     /// one of Jina's `AUTH_MISSING_API_KEY`, `AUTH_INVALID_FORMAT`, `AUTH_INVALID_API_KEY`.
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
+    /// A caller sent more requests than the server's rate limit allows (HTTP 429). `code` is
+    /// Jina's `RATE_REQUEST_LIMIT_EXCEEDED` (per key) or `RATE_IP_LIMIT_EXCEEDED` (per address).
+    #[error("{detail}")]
+    RateLimited { code: &'static str, detail: String, retry_after_secs: u64 },
     /// The request took longer than the server allows (HTTP 504).
     #[error("Request timed out after {0} seconds. Try with smaller inputs or retry later.")]
     Timeout(u64),
@@ -103,7 +107,7 @@ impl TriageError {
             TriageError::Conflict { .. } => "CONFLICT_RESOURCE_BUSY",
             TriageError::StorageFull(_) => "AUTHZ_RESOURCE_LIMIT_EXCEEDED",
             TriageError::ModelUnavailable(_) => "SERVICE_UNAVAILABLE",
-            TriageError::Unauthorized { code, .. } => code,
+            TriageError::Unauthorized { code, .. } | TriageError::RateLimited { code, .. } => code,
             TriageError::Timeout(_) => "SERVICE_TIMEOUT",
             TriageError::Internal(_) => "INTERNAL_ERROR",
         }
@@ -121,6 +125,7 @@ impl TriageError {
             TriageError::Conflict { .. } => 409,
             TriageError::ModelUnavailable(_) => 503,
             TriageError::Unauthorized { .. } => 401,
+            TriageError::RateLimited { .. } => 429,
             TriageError::Timeout(_) => 504,
             TriageError::Internal(_) => 500,
         }
@@ -132,6 +137,7 @@ impl TriageError {
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
+            429 => "rate_limit_error",
             400..=499 => "invalid_request_error",
             _ => "server_error",
         }

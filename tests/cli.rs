@@ -271,3 +271,68 @@ fn serve_gets_ready_by_itself_and_finishes_in_flight_requests_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit}");
 }
+
+/// Secrets never reach the output: API keys given by flag or environment (accepted, refused,
+/// or rate-limited requests alike) and the password of a PostgreSQL store's URL are in
+/// nothing `triage` prints, `--help` included.
+#[cfg(unix)]
+#[test]
+fn api_keys_and_store_passwords_are_never_printed() {
+    use std::time::{Duration, Instant};
+    let (store, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (flag_key, env_key, wrong_key) = ("flag-secret-7f3a", "env-secret-91cc", "wrong-secret-5d0e");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["serve", "--port", &port.to_string(), "--api-key", flag_key, "--rate-limit", "4"])
+        .env("TRIAGE_MODELS_DIR", models.path())
+        .env("TRIAGE_STORE", store.path())
+        .env("TRIAGE_API_KEYS", env_key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let started = Instant::now();
+    while agent.get(&format!("{base}/live")).call().is_err() {
+        assert!(started.elapsed() < Duration::from_secs(60), "serve never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut statuses = Vec::new();
+    for key in [flag_key, env_key, wrong_key, flag_key, flag_key, flag_key, flag_key] {
+        for (path, body) in
+            [("/v1/classifiers", None), ("/v1/classify", Some(r#"{"input": ["x"], "labels": ["a", "b"]}"#))]
+        {
+            let auth = format!("Bearer {key}");
+            let response = match body {
+                None => agent.get(&format!("{base}{path}")).header("Authorization", &auth).call(),
+                Some(b) => agent.post(&format!("{base}{path}")).header("Authorization", &auth).send(b),
+            };
+            let mut response = response.unwrap();
+            statuses.push(response.status().as_u16());
+            let text = response.body_mut().read_to_string().unwrap();
+            for secret in [flag_key, env_key, wrong_key] {
+                assert!(!text.contains(secret), "a response shows a key: {text}");
+            }
+        }
+    }
+    // Keys accepted (200 listing; 503 classifying, the model being absent), refused and limited.
+    for status in [200, 503, 401, 429] {
+        assert!(statuses.contains(&status), "{statuses:?}");
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let help = triage(store.path(), &["serve", "--help"], None);
+    let password = "pg-secret-4b2e";
+    let unreachable = format!("postgres://triage:{password}@127.0.0.1:1/triage");
+    let postgres =
+        Command::new(env!("CARGO_BIN_EXE_triage")).args(["classifiers", "--store", &unreachable]).output().unwrap();
+    assert!(!postgres.status.success(), "no PostgreSQL listens on port 1");
+    for printed in [&out.stdout, &out.stderr, &help.stdout, &help.stderr, &postgres.stdout, &postgres.stderr] {
+        let text = String::from_utf8_lossy(printed);
+        for secret in [flag_key, env_key, wrong_key, password] {
+            assert!(!text.contains(secret), "printed a secret: {text}");
+        }
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("API keys required"), "the startup line is printed");
+}

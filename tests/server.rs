@@ -29,7 +29,7 @@ impl Server {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = router(engine, ServerOptions { models_dir: models_dir(), ..options });
-        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        runtime.spawn(async move { triage::faces::server::serve(listener, app).await.unwrap() });
         Server { base, runtime: Some(runtime), _store: store_dir }
     }
 
@@ -249,6 +249,46 @@ fn the_classifier_pages_curl_sample_runs_verbatim() {
         assert_eq!(labels, ["Simple task", "Complex reasoning", "Creative writing"]);
     }
     println!("curl sample via triage serve: {} tokens", response["usage"]["total_tokens"]);
+}
+
+/// `--rate-limit`: per key with keys (a request without a valid key is answered 401, not
+/// counted), per client address without; Jina's 429 codes with `Retry-After`; probes are
+/// never limited.
+#[test]
+fn rate_limits_count_per_key_or_per_address() {
+    let per_minute = std::num::NonZeroU32::new(3);
+    let keyed = Server::start(ServerOptions {
+        api_keys: vec!["key-a".into(), "key-b".into()],
+        rate_limit_per_minute: per_minute,
+        ..Default::default()
+    });
+    let list = |server: &Server, key| call("GET", &server.url("/v1/classifiers"), key, None);
+    for _ in 0..3 {
+        ok(list(&keyed, Some("key-a")));
+        assert_eq!(error_code(list(&keyed, Some("key-c")), 401), "AUTH_INVALID_API_KEY");
+    }
+    let (status, body) = list(&keyed, Some("key-a"));
+    assert_eq!((status, body["code"].as_str()), (429, Some("RATE_REQUEST_LIMIT_EXCEEDED")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("3 requests per minute"), "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    let limited = agent().get(&keyed.url("/v1/models")).header("Authorization", "Bearer key-a").call().unwrap();
+    assert_eq!(limited.status().as_u16(), 429);
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=21).contains(&retry), "one request back every 20 s: Retry-After {retry}");
+    ok(list(&keyed, Some("key-b")));
+    for _ in 0..5 {
+        ok(call("GET", &keyed.url("/health"), None, None));
+    }
+
+    let keyless = Server::start(ServerOptions { rate_limit_per_minute: per_minute, ..Default::default() });
+    for _ in 0..3 {
+        ok(list(&keyless, None));
+    }
+    assert_eq!(error_code(list(&keyless, None), 429), "RATE_IP_LIMIT_EXCEEDED");
+    let unlimited = Server::start(ServerOptions::default());
+    for _ in 0..10 {
+        ok(list(&unlimited, None));
+    }
 }
 
 #[test]

@@ -98,6 +98,10 @@ struct ServeArgs {
     /// An accepted API key (repeat for several). Without any, requests need no key.
     #[arg(long = "api-key", env = "TRIAGE_API_KEYS", value_delimiter = ',', hide_env_values = true)]
     api_keys: Vec<String>,
+    /// Requests a minute each API key may send to /v1/* (each client address, on a server
+    /// without keys); past it, 429. No limit unless given.
+    #[arg(long, env = "TRIAGE_RATE_LIMIT")]
+    rate_limit: Option<std::num::NonZeroU32>,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 32 << 20)]
     max_body_bytes: usize,
@@ -127,6 +131,7 @@ fn serve(
     let options = ServerOptions {
         api_keys: args.api_keys.into_iter().filter(|k| !k.is_empty()).collect(),
         max_body_bytes: args.max_body_bytes,
+        rate_limit_per_minute: args.rate_limit,
         timeout: std::time::Duration::from_secs(args.timeout),
         max_concurrent: args.max_concurrent,
         www_dir: Some(args.www),

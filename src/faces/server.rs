@@ -59,6 +59,9 @@ pub struct ServerOptions {
     /// Model files, served at `/models/` (the page loads weights from here) and reported by
     /// `/v1/models` as present or not.
     pub models_dir: PathBuf,
+    /// Requests a minute each API key may send to `/v1/*` (per client address on a server
+    /// without keys); `None`: no limit.
+    pub rate_limit_per_minute: Option<std::num::NonZeroU32>,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +74,7 @@ impl Default for ServerOptions {
             www_dir: None,
             pkg_dir: None,
             models_dir: PathBuf::from("models/cache"),
+            rate_limit_per_minute: None,
         }
     }
 }
@@ -80,6 +84,8 @@ struct App<S: ClassifierStore> {
     /// SHA-256 of each accepted key, hex.
     keys: HashSet<String>,
     compute: Arc<Semaphore>,
+    /// One request bucket per caller (a key's digest, or a client address), when limited.
+    rate_limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
     options: ServerOptions,
 }
 
@@ -100,8 +106,14 @@ fn respond<T: Serialize>(result: Result<T>) -> Response {
 fn error_response(e: &TriageError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], e.to_json()).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    match e {
+        TriageError::Unauthorized { .. } => {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        TriageError::RateLimited { retry_after_secs, .. } => {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        _ => {}
     }
     response
 }
@@ -319,6 +331,50 @@ async fn live() -> Response {
     respond(Ok(json!({"status": "ok"})))
 }
 
+/// The rate limit of `/v1/*`: each key (a client address on a server without keys) may send
+/// `--rate-limit` requests a minute, in bursts of as many; past it, Jina's 429 with
+/// `Retry-After`. A request without a valid key is not counted: it is answered 401 below.
+async fn rate_limit<S: ClassifierStore + Send + Sync + 'static>(
+    State(app): State<Shared<S>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use governor::clock::{Clock, DefaultClock};
+    let (Some(limiter), Some(per_minute)) = (&app.rate_limiter, app.options.rate_limit_per_minute) else {
+        return next.run(request).await;
+    };
+    let (bucket, code, whose) = match app.caller(request.headers()) {
+        Ok(Caller::Key(digest)) => (digest, "RATE_REQUEST_LIMIT_EXCEEDED", "for this API key"),
+        Ok(_) => {
+            let address = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+                .unwrap_or_default();
+            (address, "RATE_IP_LIMIT_EXCEEDED", "from this address")
+        }
+        Err(_) => return next.run(request).await,
+    };
+    // Buckets of callers quiet for a minute are full again: forget them.
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    match limiter.check_key(&bucket) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
+            let error = TriageError::RateLimited {
+                code,
+                detail: format!(
+                    "Request rate limit exceeded: at most {per_minute} requests per minute {whose}. Retry after {wait} s."
+                ),
+                retry_after_secs: wait,
+            };
+            error_response(&error)
+        }
+    }
+}
+
 /// Readiness: 200 once the default model is loaded and the store answers, else 503 with the
 /// reasons, so an orchestrator sends no traffic to a replica still loading its model.
 async fn ready<S: ClassifierStore + Send + Sync + 'static>(State(app): State<Shared<S>>) -> Response {
@@ -451,6 +507,9 @@ pub fn router<S: ClassifierStore + Send + Sync + 'static>(engine: Arc<Engine<S>>
         engine,
         keys: options.api_keys.iter().map(|k| digest(k)).collect(),
         compute: Arc::new(Semaphore::new(options.max_concurrent.max(1))),
+        rate_limiter: options
+            .rate_limit_per_minute
+            .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n))),
         options,
     });
     Router::new()
@@ -461,6 +520,7 @@ pub fn router<S: ClassifierStore + Send + Sync + 'static>(engine: Arc<Engine<S>>
         .route("/v1/embeddings", post(embeddings::<S>))
         .route("/v1/models", get(models::<S>))
         .route("/v1/models/{model_id}", get(model::<S>))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), rate_limit::<S>))
         .route("/health", get(health::<S>))
         .route("/live", get(live))
         .route("/ready", get(ready::<S>))
@@ -471,7 +531,8 @@ pub fn router<S: ClassifierStore + Send + Sync + 'static>(engine: Arc<Engine<S>>
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM (what an orchestrator sends): then
 /// it stops accepting connections and returns once the requests in flight are answered.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // With each connection's peer address, which the rate limit of a keyless server counts by.
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {
             #[cfg(unix)]
             let terminate = async {
