@@ -54,6 +54,18 @@ setup_postgres() {
   fi
 }
 
+# A nightly toolchain and cargo-fuzz, for the fuzz targets' short run (fuzz/run.sh).
+setup_fuzz() {
+  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    setup_say "installing a nightly Rust toolchain (rustup; cargo fuzz needs it)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if ! command -v cargo-fuzz >/dev/null; then
+    setup_say "installing cargo-fuzz (cargo install, a minute once)"
+    cargo install cargo-fuzz --version 0.13.2
+  fi
+}
+
 # The npm packages of DIR's package-lock.json (npm ci), unless node_modules already holds
 # exactly them: npm writes node_modules/.package-lock.json, which then matches the lock.
 setup_npm_packages() {

@@ -5,7 +5,7 @@
 # served by `triage serve`). First installs what is missing (scripts/setup.sh): the wasm32
 # target, wasm-bindgen-cli matching Cargo.lock, Debian's chromium + chromium-driver, the
 # e2e tests' npm packages, Debian's postgresql (the PostgreSQL store's tests start their own
-# throwaway server on loopback and stop it), a Python venv for the client and schema tests; Rust (rustup),
+# throwaway server on loopback and stop it), a nightly toolchain + cargo-fuzz, a Python venv for the client and schema tests; Rust (rustup),
 # Node.js + npm and python3 must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ source scripts/setup.sh
 setup_wasm_toolchain
 setup_browser
 setup_postgres
+setup_fuzz
 setup_npm_packages tests/e2e
 setup_npm_packages tests/bundlers
 setup_python_packages
@@ -39,6 +40,9 @@ if [ -n "${TRIAGE_MODELS_DIR:-}" ] && [ "$(realpath "$TRIAGE_MODELS_DIR")" != "$
     done
   done
 fi
+
+echo "== fuzz targets (cargo fuzz, libFuzzer): a short run of each from its seeds"
+bash fuzz/run.sh 15
 
 echo "== browser tests (wasm-bindgen-test, headless Chromium, WebGPU + CPU)"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"

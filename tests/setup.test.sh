@@ -20,12 +20,15 @@ echo "rustup \$*" >> "$log"
 case "\$*" in
   "target list --installed") echo x86_64-unknown-linux-gnu; [ -f "$work/has-target" ] && echo wasm32-unknown-unknown ;;
   "target add wasm32-unknown-unknown") touch "$work/has-target" ;;
+  "toolchain list") echo stable-x86_64-unknown-linux-gnu; [ -f "$work/has-nightly" ] && echo nightly-x86_64-unknown-linux-gnu ;;
+  "toolchain install nightly --profile minimal") touch "$work/has-nightly" ;;
 esac
 STUB
 cat > "$stubs/cargo" <<STUB
 #!/usr/bin/env bash
 echo "cargo \$*" >> "$log"
-[ "\$1" = install ] && echo "\$4" > "$work/bindgen-version"
+[ "\$1 \$2" = "install wasm-bindgen-cli" ] && echo "\$4" > "$work/bindgen-version"
+[ "\$1 \$2" = "install cargo-fuzz" ] && printf '#!/bin/sh\n' > "$stubs/cargo-fuzz" && chmod +x "$stubs/cargo-fuzz"
 exit 0
 STUB
 cat > "$stubs/wasm-bindgen" <<STUB
@@ -80,6 +83,14 @@ check "installs chromium and chromium-driver when they are missing" 'grep -q "ap
 : > "$log"
 run setup_browser
 check "asks apt nothing once they are there" '! grep -q "apt-get" "$log"'
+
+: > "$log"
+run setup_fuzz
+check "installs a nightly toolchain when missing" 'grep -qx "rustup toolchain install nightly --profile minimal" "$log"'
+check "installs cargo-fuzz when missing" 'grep -qx "cargo install cargo-fuzz --version 0.13.2" "$log"'
+: > "$log"
+run setup_fuzz
+check "asks nothing once nightly and cargo-fuzz are there" '! grep -q "toolchain install\|cargo install" "$log"'
 
 : > "$log"
 run setup_postgres

@@ -401,9 +401,13 @@ enum HostBlock {
 
 impl HostBlock {
     fn new(precision: Precision, numel: usize) -> Self {
+        // Reserved up to 16 Mi values at once (larger ones grow as their bytes come): a header
+        // claiming a tensor far larger than the file must fail at the end of the stream, not
+        // allocate what it claims first.
+        let reserve = numel.min(16 << 20);
         match precision {
-            Precision::F32 => Self::F32(Vec::with_capacity(numel), numel),
-            Precision::F16 => Self::F16(Vec::with_capacity(numel), numel),
+            Precision::F32 => Self::F32(Vec::with_capacity(reserve), numel),
+            Precision::F16 => Self::F16(Vec::with_capacity(reserve), numel),
         }
     }
 
