@@ -20,7 +20,7 @@ for target in "${targets[@]}"; do
   corpus="$(mktemp -d)"
   limit=(-max_total_time="$seconds")
   [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
-  echo "fuzz: $target (${FUZZ_RUNS:+$FUZZ_RUNS executions}${FUZZ_RUNS:-$seconds s})"
+  echo "fuzz: $target (${FUZZ_RUNS:-$seconds s}${FUZZ_RUNS:+ executions})"
   if ! cargo +nightly fuzz run --sanitizer none -O "$target" "$corpus" "seeds/$target" -- \
       "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 2> "$corpus.log"; then
     tail -40 "$corpus.log" >&2

@@ -6,14 +6,23 @@
 # sample. Clients rotate over the replicas request by request (examples/load.rs). Prints one
 # JSON line per run and each replica's resident memory before and after its runs.
 #
-#   bash benches/load/replicas.sh [seconds per run, default 15]
+#   bash benches/load/replicas.sh [seconds per run, default 15] [passes, default 2]
+# (Each pass runs every request at every client count; resident memory is printed after each,
+# so growth that goes on pass after pass, a leak, shows apart from warm-up.)
+#   LOAD_BUILD=debug bash benches/load/replicas.sh   (the test build: dependencies optimised,
+#                                                     triage itself not)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 per_run="${1:-15}"
+passes="${2:-2}"
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release --quiet --bin triage --example load
-bin="$target/release/triage"
-load="$target/release/examples/load"
+if [ "${LOAD_BUILD:-release}" = debug ]; then
+  cargo build --quiet --bin triage --example load
+  bin="$target/debug/triage"; load="$target/debug/examples/load"
+else
+  cargo build --release --quiet --bin triage --example load
+  bin="$target/release/triage"; load="$target/release/examples/load"
+fi
 models="${TRIAGE_MODELS_DIR:-models/cache}"
 
 work="$(mktemp -d)"
@@ -57,14 +66,16 @@ for replicas in 1 3; do
   id="$(curl -sf "${bases[0]}/v1/train" -H 'Content-Type: application/json' -d "$train" | python3 -c 'import json,sys; print(json.load(sys.stdin)["classifier_id"])')"
   echo "{\"classifier_id\": \"$id\", \"input\": [\"I was billed twice this month\", \"the page shows an error\"]}" > "$work/few-shot.json"
   before=(); for pid in "${pids[@]}"; do before+=("$(rss_kb "$pid")"); done
-  for body in "$work/few-shot.json" tests/fixtures/jina-samples/classify-zero-shot-text.json; do
-    for clients in 1 8 32; do
-      printf '{"replicas": %s, "request": "%s", ' "$replicas" "$(basename "$body" .json)"
-      "$load" "$joined" "$body" "$clients" "$per_run" /v1/classify | sed 's/^{//'
+  for pass in $(seq "$passes"); do
+    for body in "$work/few-shot.json" tests/fixtures/jina-samples/classify-zero-shot-text.json; do
+      for clients in 1 8 32; do
+        printf '{"replicas": %s, "pass": %s, "request": "%s", ' "$replicas" "$pass" "$(basename "$body" .json)"
+        "$load" "$joined" "$body" "$clients" "$per_run" /v1/classify | sed 's/^{//'
+      done
     done
-  done
-  for i in "${!pids[@]}"; do
-    echo "{\"replicas\": $replicas, \"replica\": $i, \"rss_mb_before\": $(( before[i] / 1024 )), \"rss_mb_after\": $(( $(rss_kb "${pids[i]}") / 1024 ))}"
+    for i in "${!pids[@]}"; do
+      echo "{\"replicas\": $replicas, \"replica\": $i, \"rss_mb_before\": $(( before[i] / 1024 )), \"rss_mb_after_pass_$pass\": $(( $(rss_kb "${pids[i]}") / 1024 ))}"
+    done
   done
   for pid in "${pids[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
   pids=()
