@@ -15,7 +15,15 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(request_parsing safetensors_reader image_decoding store_record)
 # Apart from the stable toolchain's artifacts, which the instrumented build would evict.
 export CARGO_TARGET_DIR="${TRIAGE_FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$(pwd)/../target}/fuzz}"
-cargo +nightly fuzz build --sanitizer none -O 2>&1 | grep -v "^\s*Compiling" || true
+if ! cargo +nightly fuzz --version > /dev/null 2>&1; then
+  echo "fuzz: cargo-fuzz or the nightly toolchain is missing (bash scripts/setup.sh installs both)" >&2
+  exit 1
+fi
+if ! cargo +nightly fuzz build --sanitizer none -O 2> "${TMPDIR:-/tmp}/triage-fuzz-build.log"; then
+  grep -v "^\s*Compiling" "${TMPDIR:-/tmp}/triage-fuzz-build.log" | tail -40 >&2
+  echo "fuzz: the targets did not build" >&2
+  exit 1
+fi
 for target in "${targets[@]}"; do
   corpus="$(mktemp -d)"
   limit=(-max_total_time="$seconds")

@@ -32,9 +32,6 @@ pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
 /// pixel buffer is allocated.
 pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
 
-/// Memory the decoder may allocate for one image (RGBA16 of the largest allowed image fits).
-const MAX_DECODE_ALLOC: u64 = 8 * MAX_IMAGE_PIXELS;
-
 /// The formats decoded (Jina's: PNG, JPEG, WebP, GIF's first frame, BMP).
 const FORMATS: &[ImageFormat] =
     &[ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
@@ -123,6 +120,14 @@ fn format_name(f: ImageFormat) -> &'static str {
 /// its first frame), refusing unsupported formats and images over [`MAX_IMAGE_PIXELS`]
 /// before allocating their pixels.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
+    decode_within(bytes, MAX_IMAGE_PIXELS)
+}
+
+/// [`decode`] with another pixel limit (the fuzz target's smaller one keeps each execution
+/// cheap; every code path is the same).
+pub fn decode_within(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, String> {
+    // Memory the decoder may allocate: RGBA16 of the largest allowed image fits.
+    let max_alloc = 8 * max_pixels;
     check_size(bytes.len())?;
     if bytes.is_empty() {
         return Err("the image is empty (0 bytes)".into());
@@ -148,21 +153,21 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
     if pixels == 0 {
         return Err(format!("the {name} image is {width}×{height}: it has no pixels"));
     }
-    if pixels > MAX_IMAGE_PIXELS {
+    if pixels > max_pixels {
         return Err(format!(
-            "the {name} image is {width}×{height} = {pixels} pixels; at most {MAX_IMAGE_PIXELS} are decoded"
+            "the {name} image is {width}×{height} = {pixels} pixels; at most {max_pixels} are decoded"
         ));
     }
     if format == ImageFormat::Jpeg {
         // Pillow's pixels (libjpeg-turbo's arithmetic); kinds it leaves go to the `image` crate.
         if let jpeg::Decoded::Rgb(rgb) =
-            jpeg::decode(bytes, MAX_DECODE_ALLOC).map_err(|e| format!("cannot decode the JPEG image: {e}"))?
+            jpeg::decode(bytes, max_alloc).map_err(|e| format!("cannot decode the JPEG image: {e}"))?
         {
             return Ok(rgb);
         }
     }
     let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    limits.max_alloc = Some(max_alloc);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
     Ok(reader.decode().map_err(undecodable)?.into_rgb8())
