@@ -9,6 +9,9 @@ use crate::error::TriageError;
 pub enum Architecture {
     /// BERT encoder, absolute positions, post-norm ([`crate::models::bert`]).
     Bert,
+    /// JinaBERT: BERT with ALiBi and a GEGLU MLP, on its own (jina-embeddings-v2,
+    /// [`crate::models::jina_bert`]).
+    JinaBert,
     /// XLM-RoBERTa with rotary positions and task LoRA adapters ([`crate::models::jina_v3`]).
     JinaV3,
     /// jina-clip: a text tower and an EVA02 image tower ([`crate::models::jina_clip`]).
@@ -185,6 +188,7 @@ impl ModelSpec {
 // The hub commits the files are read from. jina-embeddings-v3, jina-clip-v1, jina-clip-v2
 // and multilingual-e5-small: the revision MTEB's model metadata pins
 // (github.com/embeddings-benchmark/mteb, mteb/models/model_implementations/*.py).
+// jina-embeddings-v2-base-en: MTEB's pin as well.
 // all-MiniLM-L6-v2: the commit whose files have the digests pinned below (the PyPI copy is
 // byte-identical), which hash-pinning projects use.
 const MINILM_REVISION: &str = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41";
@@ -192,6 +196,7 @@ const E5_SMALL_REVISION: &str = "fd1525a9fd15316a2d503bf26ab031a61d056e98";
 const JINA_V3_REVISION: &str = "215a6e121fa0183376388ac6b1ae230326bfeaed";
 const JINA_CLIP_V1_REVISION: &str = "06150c7c382d7a4faedc7d5a0d8cdb59308968f4";
 const JINA_CLIP_V2_REVISION: &str = "344d954da76eb8ad47a7aaff42d012e30c15b8fe";
+const JINA_V2_BASE_EN_REVISION: &str = "6e85f575bc273f1fd840a658067d0157933c83f0";
 
 pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
@@ -325,6 +330,33 @@ pub const MODELS: &[ModelSpec] = &[
         description: "Multilingual (89 languages), 24 layers, 1024 dims (Matryoshka 32–1024), 5 task adapters; 1.1 GB (bf16)",
         // 2024-09-09, the date Jina's own /v1/models gives.
         released: 1725840000,
+        image_tokens: ImageTokens::None,
+    },
+    ModelSpec {
+        id: "jina-embeddings-v2-base-en",
+        architecture: Architecture::JinaBert,
+        pooling: Pooling::Mean,
+        dim: 768,
+        // Trained for 8192 tokens (ALiBi needs no position table).
+        max_tokens: crate::api::MAX_TOKENS_PER_INPUT,
+        text_prefix: "",
+        tasks: &[],
+        classification_task: None,
+        matryoshka_dims: &[],
+        files: &[
+            // The tensors triage reads, 2 bytes each as MTEB's 262 MiB for this model says
+            // they are stored: 136,777,728 parameters (JinaBERT base, 12 layers; the file
+            // also holds an unused pooler). No registry package ships it.
+            ModelFile { name: "model.safetensors", sha256: None, size: 273_555_456 },
+            // BERT WordPiece, lower case, `[CLS] X [SEP]` (jina-clip-v1's text tokenizer).
+            ModelFile { name: "tokenizer.json", sha256: None, size: 712_000 },
+            ModelFile { name: "config.json", sha256: None, size: 2_000 },
+        ],
+        hub: HubRepo { repo: "jinaai/jina-embeddings-v2-base-en", revision: JINA_V2_BASE_EN_REVISION },
+        packages: &[],
+        description: "English, JinaBERT 12 layers (ALiBi, 8192 tokens), 768 dims; 0.27 GB (16-bit)",
+        // 2023-09-27, MTEB's release date.
+        released: 1695772800,
         image_tokens: ImageTokens::None,
     },
     ModelSpec {

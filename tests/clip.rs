@@ -2,7 +2,9 @@
 //! the EVA02 image towers against timm's `Eva` (v1-like without, v2-like with frequency
 //! interpolation), JinaBERT against the plain-PyTorch reference, v2's text tower against
 //! transformers' `JinaEmbeddingsV3Model` with its adapter merged; weights read under Jina's
-//! checkpoint names through the same loader users get.
+//! checkpoint names through the same loader users get. JinaBERT on its own is
+//! jina-embeddings-v2-base-en: the same tower laid out as that model's checkpoint
+//! (tests/fixtures/gen_v2_fixtures.py) against the same reference outputs.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -135,6 +137,26 @@ fn tiny_clip_v1_matches_timm_eva_and_jinabert_reference() {
         assert_eq!(got.iter().map(|&i| i as f32).collect::<Vec<_>>(), want[..got.len()].to_vec());
     }
     println!("jina-clip-v1 tiny: image max |diff| {vision:.2e}, text max |diff| {text:.2e}");
+}
+
+/// jina-embeddings-v2-base-en: JinaBERT alone, from a checkpoint under the masked-LM class's
+/// names (`bert.` in front, an MLM head to skip), config.json at the top level, the model's
+/// own tokenizer; f32 to the reference's 1e-4, f16 by cosine. It takes no images.
+#[test]
+fn tiny_v2_base_en_matches_the_jinabert_reference() {
+    let (encoder, golden) = load("jina-embeddings-v2-base-en");
+    assert!(encoder.image_size().is_none());
+    let text = check_text(&encoder, &golden, Agreement::Exact);
+    let texts: Vec<&str> = golden["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let ids = encoder.tokenize(&texts, encoder.task(None).unwrap()).unwrap();
+    let first = rows(&golden["text"][0]["ids"]);
+    for (got, want) in ids.iter().zip(&first) {
+        assert_eq!(got.iter().map(|&i| i as f32).collect::<Vec<_>>(), want[..got.len()].to_vec());
+    }
+    let (half, _) = load_in("jina-embeddings-v2-base-en", Precision::F16);
+    assert_eq!(half.weight_dtype(), burn::tensor::DType::F16);
+    let cosine = 1.0 - check_text(&half, &golden, Agreement::Cosine);
+    println!("jina-embeddings-v2-base-en tiny: max |diff| {text:.2e}; in f16 min cosine {cosine:.6}");
 }
 
 #[test]

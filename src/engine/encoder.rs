@@ -22,7 +22,7 @@ use crate::loader::weights;
 use crate::loader::weights::{ByteSource, Precision};
 use crate::models::bert::{Bert, BertConfig};
 use crate::models::eva02::Eva02;
-use crate::models::jina_bert::JinaBert;
+use crate::models::jina_bert::{JinaBert, JinaBertConfig};
 use crate::models::jina_clip::{ClipTextTower, JinaClipConfig};
 use crate::models::jina_v3::{JinaV3, JinaV3Config};
 use crate::registry::{Architecture, ModelSpec};
@@ -163,6 +163,13 @@ impl Encoder {
                 // and a smaller dtype is a choice for the caller to make, not a default.
                 let model = cfg.load(weights, Precision::F32, device).await?;
                 (Network::Bert(model), cfg.hidden_size, Vec::new())
+            }
+            Architecture::JinaBert => {
+                let cfg: JinaBertConfig =
+                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                cfg.validate().map_err(unavailable)?;
+                let model = cfg.load(weights, precision, device).await?;
+                (Network::JinaBert(model), cfg.hidden_size, Vec::new())
             }
             Architecture::JinaV3 => {
                 let cfg: JinaV3Config =

@@ -1,4 +1,5 @@
-//! JinaBERT: the text tower of jina-clip-v1 (jina-bert-v2 base, English).
+//! JinaBERT: jina-embeddings-v2-base-en on its own, and the text tower of jina-clip-v1
+//! (jina-bert-v2 base, English).
 //!
 //! Follows Jina's `modeling_bert.py` (jina-bert-implementation), cross-checked against
 //! text-embeddings-inference's `backends/candle/src/models/jina.rs`: BERT without position
@@ -16,6 +17,8 @@ use serde::Deserialize;
 
 use super::layers::keys::{LAYER_NORM_RENAMES, Unmatched};
 use super::layers::{Activation, Heads, KeyMap, Linear, alibi_bias, alibi_slopes, layer_norm, mean_pool, padding_mask};
+use crate::error::Result;
+use crate::loader::weights::{self, ByteSource, Precision};
 
 /// jina-bert-v2's `config.json` fields that shape the tower. Defaults are the released
 /// base model's: jina-clip-v1's own config names its text model instead of sizing it.
@@ -76,8 +79,8 @@ fn d_pos() -> String {
     "alibi".into()
 }
 
-/// Checkpoint names (under `text_model.transformer.`, stripped by the caller) → module paths.
-/// The pooler is not read.
+/// Checkpoint names (jina-clip-v1's under `text_model.transformer.`, stripped by the caller)
+/// → module paths. The pooler and a masked-LM head are not read.
 const PLACING: &[(&str, &str)] = &[
     (r"^embeddings\.word_embeddings\.weight$", "word"),
     (r"^embeddings\.token_type_embeddings\.weight$", "token_type"),
@@ -95,9 +98,10 @@ const PLACING: &[(&str, &str)] = &[
 static KEYS: LazyLock<KeyMap> = LazyLock::new(|| KeyMap::new(PLACING, LAYER_NORM_RENAMES, Unmatched::Skip));
 
 /// The module path of a checkpoint tensor (its name under the tower's prefix), or `None`
-/// for one the tower does not use.
+/// for one the tower does not use. A `bert.` in front (the masked-LM class's checkpoints)
+/// is dropped.
 pub fn module_path(name: &str) -> Option<String> {
-    KEYS.path(name)
+    KEYS.path(name.strip_prefix("bert.").unwrap_or(name))
 }
 
 impl JinaBertConfig {
@@ -115,6 +119,19 @@ impl JinaBertConfig {
             return Err("hidden_size must be a multiple of num_attention_heads".into());
         }
         Ok(())
+    }
+
+    /// Builds the network from a safetensors stream under jina-embeddings-v2's names, each
+    /// tensor converted to `precision` (f16 where the device cannot hold it) as it arrives.
+    pub async fn load<S: ByteSource>(&self, src: &mut S, precision: Precision, device: &Device) -> Result<JinaBert> {
+        let layout = weights::Layout {
+            path: module_path,
+            in_row_blocks: |_: &str| false,
+            precision,
+            max_block_bytes: weights::MAX_BLOCK_BYTES,
+        };
+        let streamed = weights::stream_safetensors(src, &layout, device).await?;
+        weights::install(self.init(device), streamed.tensors)
     }
 
     /// The tower with zeroed parameters (every one is replaced when weights are installed).
@@ -227,5 +244,9 @@ mod tests {
         assert_eq!(module_path("encoder.layer.0.mlp.gated_layers.weight").as_deref(), Some("layers.0.gated.weight"));
         assert_eq!(module_path("embeddings.LayerNorm.bias").as_deref(), Some("emb_norm.beta"));
         assert_eq!(module_path("pooler.dense.weight"), None);
+        // jina-embeddings-v2 checkpoints of the masked-LM class put `bert.` in front and
+        // carry the head, which is not read.
+        assert_eq!(module_path("bert.encoder.layer.3.attention.self.key.bias").as_deref(), Some("layers.3.key.bias"));
+        assert_eq!(module_path("cls.predictions.transform.dense.weight"), None);
     }
 }
