@@ -1,7 +1,8 @@
 //! Image inputs through the engine, as requests arrive: jina-clip (tiny fixture weights)
 //! classifying and training on text and images mixed, images given as base64, data URLs and
 //! http URLs (a local server), usage counted per the registry's rule, and a matrix of bad
-//! images each refused with its error while nothing stored changes.
+//! images each refused with its error while nothing stored changes; and the text-only
+//! jina-embeddings-v2-base-en through the same requests.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -294,4 +295,52 @@ fn image_urls_reaching_this_servers_network_are_refused_by_default() {
     let call =
         json!({"model": "jina-clip-v2", "input": [{"image": format!("{server}/clip.png")}], "labels": ["a", "b"]});
     assert!(block_on(local.classify_json(&call)).is_ok());
+}
+
+/// jina-embeddings-v2-base-en (the tiny JinaBERT fixture) through the same requests: zero-shot,
+/// training then few-shot, embeddings of its width; a `task` (it has no adapters) and an image
+/// (it has no image tower) are refused on their fields and store nothing.
+#[test]
+fn jina_embeddings_v2_classifies_trains_and_embeds_text_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_engine(dir.path());
+    let model = "jina-embeddings-v2-base-en";
+    let zero =
+        serde_json::to_value(
+            block_on(engine.classify_json(
+                &json!({"model": model, "input": ["a photo of a cat", "x"], "labels": ["cat", "weave"]}),
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(zero["data"].as_array().unwrap().len(), 2);
+    for row in zero["data"].as_array().unwrap() {
+        let total: f64 = row["predictions"].as_array().unwrap().iter().map(|p| p["score"].as_f64().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-4, "{row}");
+    }
+    let trained = block_on(engine.train_json(&json!({
+        "model": model,
+        "input": [{"text": "a photo of a cat", "label": "animal"}, {"text": "global pattern shift", "label": "fabric"}],
+    })))
+    .unwrap();
+    let few = serde_json::to_value(
+        block_on(engine.classify_json(&json!({"classifier_id": trained.classifier_id, "input": ["a photo of a cat"]})))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(few["data"][0]["prediction"], "animal");
+    let embedded = block_on(engine.embeddings_json(&json!({"model": model, "input": ["nominal"]}))).unwrap();
+    let embedded = serde_json::to_value(embedded).unwrap();
+    assert_eq!(embedded["data"][0]["embedding"].as_array().unwrap().len(), 48);
+
+    let before = snapshot(&engine);
+    let with_task = json!({"model": model, "input": ["x"], "labels": ["a", "b"], "task": "classification"});
+    let err = block_on(engine.classify_json(&with_task)).unwrap_err();
+    assert_eq!(err.code(), "INPUT_VALIDATION_ERROR", "{err}");
+    assert!(err.to_string().contains("no task adapters"), "{err}");
+    let with_image = json!({"model": model, "input": [{"image": b64(&image("CLIP.png")), "label": "a"}, {"text": "x", "label": "b"}]});
+    let err = block_on(engine.train_json(&with_image)).unwrap_err();
+    assert_eq!(err.code(), "INPUT_VALIDATION_ERROR", "{err}");
+    assert!(err.to_string().contains("image"), "{err}");
+    assert_eq!(snapshot(&engine), before);
 }
