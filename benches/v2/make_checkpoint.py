@@ -14,9 +14,12 @@ import argparse
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures"))
+from gen_v2_fixtures import write_safetensors  # noqa: E402 (the one safetensors writer of the scripts)
 
 HIDDEN, LAYERS, HEADS, INTER, VOCAB, TYPES = 768, 12, 12, 3072, 30528, 2
 CONFIG = {
@@ -61,26 +64,19 @@ def main():
     out = os.path.join(args.dest, "jina-embeddings-v2-base-en")
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(20231027)
-    header, offset, arrays = {}, 0, []
+    tensors = {}
     for name, shape in shapes():
         values = rng.normal(0.0, 0.02, size=shape).astype(np.float16)
         if "LayerNorm.weight" in name or "layernorm.weight" in name:
             values += np.float16(1.0)
-        raw = values.tobytes()
-        header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-        arrays.append(raw)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(os.path.join(out, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        for raw in arrays:
-            f.write(raw)
+        tensors[name] = ("F16", list(shape), values.tobytes())
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=2)
     shutil.copyfile(args.tokenizer, os.path.join(out, "tokenizer.json"))
     params = sum(int(np.prod(s)) for _, s in shapes())
-    print(f"wrote {out}: {params:,} parameters, {offset:,} bytes of f16 tensors")
+    size = sum(len(raw) for _, _, raw in tensors.values())
+    print(f"wrote {out}: {params:,} parameters, {size:,} bytes of f16 tensors")
 
 
 if __name__ == "__main__":
