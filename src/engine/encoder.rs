@@ -71,6 +71,12 @@ fn task_adapters(spec: &ModelSpec, cfg: &JinaV3Config) -> std::result::Result<Ve
         .collect()
 }
 
+/// A model's config.json as its architecture's config type.
+fn parse_config<T: serde::de::DeserializeOwned>(spec: &ModelSpec, config: &[u8]) -> Result<T> {
+    serde_json::from_slice(config)
+        .map_err(|e| TriageError::ModelUnavailable(format!("{}: bad config.json: {e}", spec.id)))
+}
+
 /// Checks a file's bytes against the sha256 the registry pins.
 pub fn verify_sha256(spec: &ModelSpec, name: &str, bytes: &[u8]) -> Result<()> {
     check_digest(spec, name, Sha256::digest(bytes).into())
@@ -150,8 +156,7 @@ impl Encoder {
         let mut vision = None;
         let (network, dim, task_adapters) = match spec.architecture {
             Architecture::Bert => {
-                let cfg: BertConfig =
-                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                let cfg: BertConfig = parse_config(spec, config)?;
                 cfg.validate().map_err(unavailable)?;
                 if cfg.max_position_embeddings < spec.max_tokens {
                     return Err(unavailable(format!(
@@ -165,23 +170,20 @@ impl Encoder {
                 (Network::Bert(model), cfg.hidden_size, Vec::new())
             }
             Architecture::JinaBert => {
-                let cfg: JinaBertConfig =
-                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                let cfg: JinaBertConfig = parse_config(spec, config)?;
                 cfg.validate().map_err(unavailable)?;
                 let model = cfg.load(weights, precision, device).await?;
                 (Network::JinaBert(model), cfg.hidden_size, Vec::new())
             }
             Architecture::JinaV3 => {
-                let cfg: JinaV3Config =
-                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                let cfg: JinaV3Config = parse_config(spec, config)?;
                 cfg.validate().map_err(unavailable)?;
                 let task_adapters = task_adapters(spec, &cfg).map_err(unavailable)?;
                 let model = cfg.load(weights, precision, device).await?;
                 (Network::JinaV3(model), cfg.hidden_size, task_adapters)
             }
             Architecture::JinaClip(text) => {
-                let cfg: JinaClipConfig =
-                    serde_json::from_slice(config).map_err(|e| unavailable(format!("bad config.json: {e}")))?;
+                let cfg: JinaClipConfig = parse_config(spec, config)?;
                 cfg.validate(text).map_err(unavailable)?;
                 let (tower, eva) = cfg.load(text, weights, precision, device).await?;
                 vision = Some(eva);
