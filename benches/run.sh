@@ -16,8 +16,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 cargo build --release --features wgpu --quiet --bin triage --example bench
 BIN="$CARGO_TARGET_DIR/release/examples/bench"
 OUT="$(mktemp -d)"
-"$BIN" --quiet --write-texts "$OUT/texts.txt" --batches 1,8,32 --seconds "$SECONDS_PER_CASE" --backend flex | tee "$OUT/results.jsonl"
+"$BIN" --quiet --write-texts "$OUT/texts.txt" --write-embeddings "$OUT/embeddings.json" --batches 1,8,32 --seconds "$SECONDS_PER_CASE" --backend flex | tee "$OUT/results.jsonl"
 "$BIN" --quiet --batches 1,8,32 --seconds "$SECONDS_PER_CASE" --backend wgpu | tee -a "$OUT/results.jsonl" \
   || echo '{"note": "wgpu backend unavailable on this machine"}'
-"$PYTHON" benches/peers.py --texts "$OUT/texts.txt" --batches 1,8,32 --seconds "$SECONDS_PER_CASE" | tee -a "$OUT/results.jsonl"
+"$PYTHON" benches/peers.py --texts "$OUT/texts.txt" --reference "$OUT/embeddings.json" --batches 1,8,32 --seconds "$SECONDS_PER_CASE" | tee -a "$OUT/results.jsonl"
 "$PYTHON" benches/table.py "$OUT/results.jsonl"

@@ -43,6 +43,10 @@ struct BenchArgs {
     /// Write the sentences used to this file (so peers can run the same ones).
     #[arg(long)]
     write_texts: Option<PathBuf>,
+    /// Write the normalised embeddings of the first 32 sentences to this file (a JSON array
+    /// of arrays), so a peer's output can be checked against triage's before it is timed.
+    #[arg(long)]
+    write_embeddings: Option<PathBuf>,
     /// Instead of sentences, synthetic inputs of exactly these many tokens each
     /// (special tokens included), one run per length.
     #[arg(long, value_delimiter = ',')]
@@ -114,6 +118,7 @@ fn bench(args: &BenchArgs) -> Result<(), TriageError> {
         seconds,
         texts,
         write_texts,
+        write_embeddings,
         backend,
         models_dir,
         tokens,
@@ -167,6 +172,11 @@ fn bench(args: &BenchArgs) -> Result<(), TriageError> {
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let task = encoder.task(None)?;
     let ids = encoder.tokenize(&refs, task)?;
+    if let Some(path) = write_embeddings.as_deref() {
+        let first = pollster::block_on(encoder.embed_ids(&ids[..ids.len().min(32)], task))?;
+        std::fs::write(path, serde_json::json!(first).to_string())
+            .map_err(|e| TriageError::internal("writing embeddings", e))?;
+    }
     // Workloads: the sentences, or inputs of exactly N tokens (the start of all sentences
     // run together, ended by the end token).
     let workloads: Vec<Vec<Vec<u32>>> = if tokens.is_empty() {

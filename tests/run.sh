@@ -28,6 +28,9 @@ cargo run --quiet -- pull all-minilm-l6-v2 multilingual-e5-small
 
 echo "== native tests"
 cargo test -- --include-ignored
+# The CPU kernels crate: on the calling thread (as in the browser) and over rayon's pool.
+cargo test -p triage-kernels
+cargo test -p triage-kernels --features threads
 
 # The browser tests fetch model files from the test server, which serves this checkout:
 # expose the fetched files under models/cache (hard links, no copy) when they live elsewhere.

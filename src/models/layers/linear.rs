@@ -4,6 +4,8 @@ use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
 
+use super::cpu;
+
 /// `y = x·Wᵀ + b`, the weight kept in the checkpoint's PyTorch layout `[out, in]` so
 /// streamed tensors install without a transpose.
 ///
@@ -41,13 +43,20 @@ impl Linear {
     }
 
     /// # Shapes
-    /// `[batch, seq, in]` → `[batch, seq, out]`.
+    /// `[batch, seq, in]` → `[batch, seq, out]`. On the CPU backend in f32 the product is
+    /// [`cpu::linear`]'s kernel; elsewhere burn's matmul.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [batch, seq, inp] = x.dims();
         let out = self.weight.dims()[0];
-        let y = x.reshape([batch * seq, inp]).matmul(self.weight.val().transpose()).reshape([batch, seq, out]);
-        match &self.bias {
-            Some(b) => y + b.val().reshape([1, 1, out]),
+        let x = x.reshape([batch * seq, inp]);
+        let weight = self.weight.val();
+        let bias = self.bias.as_ref().map(|b| b.val());
+        if let Some(y) = cpu::linear(&x, &weight, bias.as_ref()) {
+            return y.reshape([batch, seq, out]);
+        }
+        let y = x.matmul(weight.transpose()).reshape([batch, seq, out]);
+        match bias {
+            Some(b) => y + b.reshape([1, 1, out]),
             None => y,
         }
     }

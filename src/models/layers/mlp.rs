@@ -1,7 +1,9 @@
 //! Activations and gated MLPs.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, silu};
+use burn::tensor::activation::silu;
+
+use super::cpu;
 
 /// A feed-forward activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +17,7 @@ pub enum Activation {
 impl Activation {
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Self::Gelu => gelu(x),
+            Self::Gelu => cpu::gelu(x),
             Self::Silu => silu(x),
         }
     }

@@ -6,6 +6,7 @@
 //! - [`attention`]: heads split and merged around burn's masked attention.
 //! - [`position`]: ALiBi biases and rotary tables (rotate-half or interleaved pairs).
 //! - [`mlp`]: the activations and gated MLPs (GEGLU, SwiGLU).
+//! - [`cpu`]: faster kernels for tensors on the CPU backend (linear, GELU; other devices use burn's).
 //! - [`pooling`]: mean over the mask, first token.
 //! - [`keys`]: checkpoint names → module paths.
 //!
@@ -13,6 +14,7 @@
 //! inside attention, `[batch, seq]` masks with 1 on tokens and 0 on padding.
 
 pub mod attention;
+pub mod cpu;
 pub mod keys;
 pub mod linear;
 pub mod mlp;
