@@ -13,23 +13,33 @@ pub fn available() -> bool {
     }
 }
 
-/// `out[r, c] = x[r]·w[c] + bias[c]` for `rows` rows of `x` (`[rows, k]`) and all `n` rows of
-/// `w` (`[n, k]`); `out` is `[rows, n]`. Callers check [`available`] first.
-pub fn block(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], rows: usize, k: usize, n: usize) {
-    assert!(x.len() >= rows * k && w.len() >= n * k && out.len() >= rows * n);
+/// `out[r·ldo + c] = x[r]·w[c] + bias[c]` for `rows` rows of `x` (`[rows, k]`) and `n` rows
+/// of `w` (`[n, k]`). Callers check [`available`] first.
+///
+/// # Safety
+/// `out` is valid for writes at `r·ldo + c` for every `r < rows`, `c < n`, and no other
+/// thread reads or writes those places during the call.
+pub unsafe fn block(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: *mut f32, ldo: usize, rows: usize, k: usize, n: usize) {
+    assert!(x.len() >= rows * k && w.len() >= n * k && ldo >= n && bias.is_none_or(|b| b.len() >= n));
     #[cfg(target_arch = "x86_64")]
     if available() {
-        // SAFETY: the CPU has AVX2 and FMA, and every slice holds its shape (asserted above).
-        unsafe { avx2::block(x, w, bias, out, rows, k, n) };
+        // SAFETY: the CPU has AVX2 and FMA, every slice holds its shape (asserted above),
+        // and `out` is the caller's to write.
+        unsafe { avx2::block(x, w, bias, Out(out, ldo), rows, k, n) };
         return;
     }
     for r in 0..rows {
         for c in 0..n {
             let dot: f32 = x[r * k..(r + 1) * k].iter().zip(&w[c * k..(c + 1) * k]).map(|(a, b)| a * b).sum();
-            out[r * n + c] = dot + bias.map_or(0.0, |b| b[c]);
+            // SAFETY: r < rows and c < n: a place the caller lent.
+            unsafe { out.add(r * ldo + c).write(dot + bias.map_or(0.0, |b| b[c])) };
         }
     }
 }
+
+/// Where a block's outputs go: row `r`, column `c` at `ptr + r·stride + c`.
+#[derive(Clone, Copy)]
+struct Out(*mut f32, usize);
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -41,8 +51,10 @@ mod avx2 {
     /// Input rows per tile.
     const ROWS: usize = 4;
 
+    use super::Out;
+
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn block(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], rows: usize, k: usize, n: usize) {
+    pub unsafe fn block(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: Out, rows: usize, k: usize, n: usize) {
         // Weight rows outside, input rows inside: a tile's 3 weight rows (≤ 3·k floats) stay
         // in L1 while the task's rows of `x` (≤ 64·k floats) stream from L2.
         let mut c0 = 0;
@@ -51,7 +63,7 @@ mod avx2 {
             let mut r0 = 0;
             while r0 < rows {
                 let here = (rows - r0).min(ROWS);
-                let t = Tile { x, w, bias, r0, c0, k, n };
+                let t = Tile { x, w, bias, r0, c0, k };
                 // SAFETY: r0 + here ≤ rows and c0 + cols ≤ n, inside the asserted shapes.
                 unsafe {
                     match (here, cols) {
@@ -83,14 +95,13 @@ mod avx2 {
         r0: usize,
         c0: usize,
         k: usize,
-        n: usize,
     }
 
     impl Tile<'_> {
         /// `R` × `C` outputs. The caller keeps `r0 + R` and `c0 + C` inside the shapes.
         #[target_feature(enable = "avx2,fma")]
         #[inline]
-        unsafe fn run<const R: usize, const C: usize>(&self, out: &mut [f32]) {
+        unsafe fn run<const R: usize, const C: usize>(&self, out: Out) {
             let k = self.k;
             // SAFETY (all pointer arithmetic below): rows r0..r0+R of x and c0..c0+C of w are
             // inside the slices, and each is k floats long; reads stop at k.
@@ -118,7 +129,8 @@ mod avx2 {
                         sum += unsafe { *a[r].add(j) * *b[c].add(j) };
                     }
                     let col = self.c0 + c;
-                    out[(self.r0 + r) * self.n + col] = sum + self.bias.map_or(0.0, |b| b[col]);
+                    // SAFETY: row r0 + r < rows and column col < n: a place `block`'s caller lent.
+                    unsafe { out.0.add((self.r0 + r) * out.1 + col).write(sum + self.bias.map_or(0.0, |b| b[col])) };
                 }
             }
         }

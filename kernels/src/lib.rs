@@ -45,31 +45,90 @@ pub fn linear(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: us
     if m == 0 || n == 0 {
         return true;
     }
-    let rows = rows_per_task(m);
-    let task = |(t, out_rows): (usize, &mut [f32])| {
-        let m0 = t * rows;
-        let here = out_rows.len() / n;
-        dots::block(&x[m0 * k..(m0 + here) * k], w, bias, out_rows, here, k, n);
+    let grid = Grid::new(m, n, threads());
+    let out = SharedOut(out.as_mut_ptr());
+    let task = |t: usize| {
+        let (r0, r1, c0, c1) = grid.task(t);
+        let out = out;
+        // SAFETY: task t writes rows r0..r1 × columns c0..c1 of the `[m, n]` output, which
+        // `out` (borrowed mutably for this whole call) holds; the grid's tasks are disjoint.
+        unsafe {
+            dots::block(
+                &x[r0 * k..r1 * k],
+                &w[c0 * k..c1 * k],
+                bias.map(|b| &b[c0..c1]),
+                out.0.add(r0 * n + c0),
+                n,
+                r1 - r0,
+                k,
+                c1 - c0,
+            )
+        };
     };
     #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
-        out[..m * n].par_chunks_mut(rows * n).enumerate().for_each(task);
+        (0..grid.tasks()).into_par_iter().for_each(task);
     }
     #[cfg(not(feature = "threads"))]
-    out[..m * n].chunks_mut(rows * n).enumerate().for_each(task);
+    (0..grid.tasks()).for_each(task);
     true
 }
 
-/// Rows of `x` per task: every core gets work at batch 1 (64 tokens on 2 cores: 32 each),
-/// a multiple of the kernel's 4 rows, and at most 64 so a task's rows of `x` stay in L2
-/// while every weight row streams past them.
-fn rows_per_task(m: usize) -> usize {
+/// The output pointer, shared by tasks that write disjoint places of it.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: the tasks given it write disjoint places (see `linear`).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+fn threads() -> usize {
     #[cfg(feature = "threads")]
-    let threads = rayon::current_num_threads().max(1);
+    return rayon::current_num_threads().max(1);
     #[cfg(not(feature = "threads"))]
-    let threads = 1;
-    m.div_ceil(threads).next_multiple_of(4).clamp(4, 64)
+    1
+}
+
+/// How `[m, n]` outputs are cut into tasks: blocks of at most 64 rows (a block's rows of
+/// `x` stay in L2 while every weight row streams past them), sized evenly so the cores
+/// finish together; when there are fewer row blocks than cores (a short batch) the columns
+/// are split too, so each core streams only its share of the weights from memory instead of
+/// every core reading all of them.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    m: usize,
+    n: usize,
+    rows: usize,
+    row_blocks: usize,
+    cols: usize,
+    col_blocks: usize,
+}
+
+impl Grid {
+    fn new(m: usize, n: usize, threads: usize) -> Self {
+        let mut row_blocks = m.div_ceil(64);
+        if row_blocks >= threads {
+            row_blocks = row_blocks.div_ceil(threads) * threads;
+        }
+        let rows = m.div_ceil(row_blocks).next_multiple_of(4).min(m.next_multiple_of(4));
+        let row_blocks = m.div_ceil(rows);
+        // Two column blocks per core when the rows alone cannot keep every core busy; a
+        // multiple of the kernel's 3-wide tiles.
+        let col_blocks = if row_blocks >= threads { 1 } else { (2 * threads).div_ceil(row_blocks) };
+        let cols = n.div_ceil(col_blocks).next_multiple_of(3).min(n);
+        Self { m, n, rows, row_blocks, cols, col_blocks: n.div_ceil(cols) }
+    }
+
+    fn tasks(&self) -> usize {
+        self.row_blocks * self.col_blocks
+    }
+
+    /// Rows `r0..r1` and columns `c0..c1` of task `t`.
+    fn task(&self, t: usize) -> (usize, usize, usize, usize) {
+        let (rb, cb) = (t / self.col_blocks, t % self.col_blocks);
+        let (r0, c0) = (rb * self.rows, cb * self.cols);
+        (r0, (r0 + self.rows).min(self.m), c0, (c0 + self.cols).min(self.n))
+    }
 }
 
 /// GELU with the exact erf (`0.5·x·(1 + erf(x/√2))`, Hugging Face's `"gelu"`) in place,
@@ -194,6 +253,29 @@ mod tests {
                 ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
             })
             .collect()
+    }
+
+    /// Every output place belongs to exactly one task, for batch shapes and odd ones.
+    #[test]
+    fn the_grid_covers_each_output_once() {
+        for threads in [1, 2, 3, 16] {
+            for m in [1, 3, 4, 63, 64, 65, 197, 512, 1297, 2048] {
+                for n in [1, 2, 5, 384, 1536] {
+                    let g = Grid::new(m, n, threads);
+                    let mut hits = vec![0u8; m * n];
+                    for t in 0..g.tasks() {
+                        let (r0, r1, c0, c1) = g.task(t);
+                        assert!(r0 < r1 && c0 < c1, "empty task {t} of {g:?}");
+                        for r in r0..r1 {
+                            for c in c0..c1 {
+                                hits[r * n + c] += 1;
+                            }
+                        }
+                    }
+                    assert!(hits.iter().all(|&h| h == 1), "{g:?} (threads {threads})");
+                }
+            }
+        }
     }
 
     #[test]
