@@ -19,15 +19,31 @@ pub fn available() -> bool {
     }
 }
 
-/// `out[r·ldo + c] = x[r]·w[c] + bias[c]` for `rows` rows of `x` (`[rows, k]`) and `n` rows
-/// of `w` (`[n, k]`). Callers check [`available`] first.
+/// Rows of `k` values: row `r` is `data[r·stride..r·stride + k]` (`stride ≥ k`; a head's rows
+/// inside a wider activation have the width as stride).
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub data: &'a [f32],
+    pub stride: usize,
+}
+
+impl Rows<'_> {
+    /// Whether `rows` rows of `k` values lie inside `data`.
+    fn holds(&self, rows: usize, k: usize) -> bool {
+        rows == 0 || (self.stride >= k && self.data.len() >= (rows - 1) * self.stride + k)
+    }
+}
+
+/// `out[r·ldo + c] = x[r]·w[c] + bias[c]` for `rows` rows of `x` and `n` rows of `w`, each
+/// `k` long. Callers check [`available`] first.
 ///
 /// # Safety
 /// `out` is valid for writes at `r·ldo + c` for every `r < rows`, `c < n`, and no other
 /// thread reads or writes those places during the call.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn block(
-    x: &[f32],
-    w: &[f32],
+    x: Rows,
+    w: Rows,
     bias: Option<&[f32]>,
     out: *mut f32,
     ldo: usize,
@@ -35,17 +51,17 @@ pub unsafe fn block(
     k: usize,
     n: usize,
 ) {
-    assert!(x.len() >= rows * k && w.len() >= n * k && ldo >= n && bias.is_none_or(|b| b.len() >= n));
+    assert!(x.holds(rows, k) && w.holds(n, k) && ldo >= n && bias.is_none_or(|b| b.len() >= n));
     #[cfg(target_arch = "x86_64")]
     if available() {
-        // SAFETY: the CPU has AVX2 and FMA, every slice holds its shape (asserted above),
+        // SAFETY: the CPU has AVX2 and FMA, every row is inside its slice (asserted above),
         // and `out` is the caller's to write.
         unsafe { avx2::block(x, w, bias, Out(out, ldo), rows, k, n) };
         return;
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        // SAFETY: the module is built with SIMD128, every slice holds its shape (asserted
+        // SAFETY: the module is built with SIMD128, every row is inside its slice (asserted
         // above), and `out` is the caller's to write.
         unsafe { simd128::block(x, w, bias, Out(out, ldo), rows, k, n) };
         return;
@@ -53,7 +69,8 @@ pub unsafe fn block(
     #[allow(unreachable_code)]
     for r in 0..rows {
         for c in 0..n {
-            let dot: f32 = x[r * k..(r + 1) * k].iter().zip(&w[c * k..(c + 1) * k]).map(|(a, b)| a * b).sum();
+            let (xr, wc) = (&x.data[r * x.stride..][..k], &w.data[c * w.stride..][..k]);
+            let dot: f32 = xr.iter().zip(wc).map(|(a, b)| a * b).sum();
             // SAFETY: r < rows and c < n: a place the caller lent.
             unsafe { out.add(r * ldo + c).write(dot + bias.map_or(0.0, |b| b[c])) };
         }
@@ -71,7 +88,7 @@ macro_rules! tile_kernel {
     ($name:ident, $features:literal, $($arch:ident)::+, $vec:ty, $lanes:literal,
      zero: $zero:expr, load: $load:expr, fma: $fma:expr, sum: $sum:expr) => {
         mod $name {
-            use super::Out;
+            use super::{Out, Rows};
             use $($arch)::+::*;
 
             /// Weight rows (columns of the output) per tile: 4 × 3 accumulators + 3 weight
@@ -81,7 +98,7 @@ macro_rules! tile_kernel {
             const ROWS: usize = 4;
 
             #[target_feature(enable = $features)]
-            pub unsafe fn block(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: Out, rows: usize, k: usize, n: usize) {
+            pub unsafe fn block(x: Rows, w: Rows, bias: Option<&[f32]>, out: Out, rows: usize, k: usize, n: usize) {
                 // Weight rows outside, input rows inside: a tile's 3 weight rows stay in L1
                 // while the task's rows of `x` (≤ 64·k floats) stream from L2.
                 let mut c0 = 0;
@@ -116,8 +133,8 @@ macro_rules! tile_kernel {
 
             /// One tile's place: input rows from `r0`, weight rows from `c0`.
             struct Tile<'a> {
-                x: &'a [f32],
-                w: &'a [f32],
+                x: Rows<'a>,
+                w: Rows<'a>,
                 bias: Option<&'a [f32]>,
                 r0: usize,
                 c0: usize,
@@ -132,9 +149,11 @@ macro_rules! tile_kernel {
                     let k = self.k;
                     let (zero, load, fma, sum) = ($zero, $load, $fma, $sum);
                     // SAFETY (all pointer arithmetic below): rows r0..r0+R of x and c0..c0+C
-                    // of w are inside the slices, each k floats long; reads stop at k.
-                    let a: [*const f32; R] = std::array::from_fn(|r| unsafe { self.x.as_ptr().add((self.r0 + r) * k) });
-                    let b: [*const f32; C] = std::array::from_fn(|c| unsafe { self.w.as_ptr().add((self.c0 + c) * k) });
+                    // of w are inside the slices, k floats each from their starts; reads stop at k.
+                    let a: [*const f32; R] =
+                        std::array::from_fn(|r| unsafe { self.x.data.as_ptr().add((self.r0 + r) * self.x.stride) });
+                    let b: [*const f32; C] =
+                        std::array::from_fn(|c| unsafe { self.w.data.as_ptr().add((self.c0 + c) * self.w.stride) });
                     let mut acc: [[$vec; C]; R] = [[zero(); C]; R];
                     let mut i = 0;
                     while i + $lanes <= k {

@@ -13,7 +13,10 @@
 //! With the `threads` feature the work is spread over rayon's pool; without it (the
 //! browser's one-thread CPU backend) it runs on the calling thread.
 
+pub mod attention;
 mod dots;
+
+pub use attention::{Shape as AttentionShape, Strided, attention};
 
 /// Values per parallel GELU task: large enough that a task's start-up is noise, small
 /// enough that a `[64, 1536]` MLP activation still splits across two cores.
@@ -54,8 +57,8 @@ pub fn linear(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: us
         // `out` (borrowed mutably for this whole call) holds; the grid's tasks are disjoint.
         unsafe {
             dots::block(
-                &x[r0 * k..r1 * k],
-                &w[c0 * k..c1 * k],
+                dots::Rows { data: &x[r0 * k..r1 * k], stride: k },
+                dots::Rows { data: &w[c0 * k..c1 * k], stride: k },
                 bias.map(|b| &b[c0..c1]),
                 out.0.add(r0 * n + c0),
                 n,
@@ -77,7 +80,7 @@ pub fn linear(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: us
 
 /// The output pointer, shared by tasks that write disjoint places of it.
 #[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
+pub(crate) struct SharedOut(pub(crate) *mut f32);
 // SAFETY: the tasks given it write disjoint places (see `linear`).
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
@@ -174,6 +177,20 @@ fn gelu_one(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// eˣ, branch-free so loops over it vectorise: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its
+/// degree-6 Taylor polynomial, 2ⁿ built in the exponent bits. Within 3e-7 (relative) of the exact
+/// value for x ≥ -87 (where the result is a normal number); tiny but not zero below.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
 /// erf as x·P(x²)/Q(x²) on [-4, 4] (erf is ±1 in f32 beyond), the minimax rational form
 /// Eigen and XLA use for f32 (odd degree-13 numerator, even degree-8 denominator).
 #[inline(always)]
@@ -232,6 +249,18 @@ mod tests {
             worst = worst.max(e);
         }
         assert!(worst < 5e-7, "max |erf − erf_f64| = {worst:e}");
+    }
+
+    #[test]
+    fn exp_is_within_3e_7_relative_of_the_f64_function() {
+        let mut worst = 0.0f64;
+        for i in -870_000..=880_000 {
+            let x = i as f32 / 10_000.0;
+            let want = (x as f64).exp();
+            worst = worst.max((exp(x) as f64 - want).abs() / want);
+        }
+        // One f32 step is 6e-8 to 1.2e-7 of the value: about two steps.
+        assert!(worst < 3e-7, "max relative |exp − f64 exp| = {worst:e}");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Multi-head self-attention around burn's fused `attention` (softmax(q·kᵀ/√d + bias),
-//! masked keys excluded).
+//! masked keys excluded); on the CPU backend in f32 the `triage-kernels` attention, which
+//! reads the split heads in place and writes them merged.
 
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Int, Tensor};
+
+use super::cpu;
 
 /// How many heads a layer's width is split into.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +34,9 @@ impl Heads {
         padding: Option<Tensor<4, Bool>>,
         bias: Option<Tensor<4>>,
     ) -> Tensor<3> {
+        if let Some(context) = cpu::attention(&q, &k, &v, padding.as_ref(), bias.as_ref()) {
+            return context;
+        }
         let [batch, heads, seq, head_dim] = q.dims();
         attention(q, k, v, padding, bias, AttentionModuleOptions::default()).swap_dims(1, 2).reshape([
             batch,

@@ -12,7 +12,7 @@
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{DispatchDevice, Flex};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Tensor, TensorData};
 
 /// Whether `t` lives on the CPU backend.
 pub fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {
@@ -90,6 +90,72 @@ pub fn linear(x: &Tensor<2>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Op
     done.then(|| Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(out, [m, n]))))
 }
 
+/// Scaled dot-product attention (`softmax(q·kᵀ/√head_dim + bias)·v`, `padding` true on
+/// keys to leave out) by the CPU kernel, heads merged in its output; `None` when an operand
+/// is not f32 on the CPU backend (the caller uses burn's attention).
+///
+/// # Shapes
+/// `q`, `k`, `v`: `[batch, heads, seq, head_dim]` (views such as split heads are read in
+/// place); `padding`: `[batch, heads, seq, seq]`, the same for every head and query (a
+/// key mask, as `padding_mask` builds it); `bias`: `[batch, heads, seq, seq]` →
+/// `[batch, seq, heads·head_dim]`.
+pub fn attention(
+    q: &Tensor<4>,
+    k: &Tensor<4>,
+    v: &Tensor<4>,
+    padding: Option<&Tensor<4, Bool>>,
+    bias: Option<&Tensor<4>>,
+) -> Option<Tensor<3>> {
+    let [batch, heads, seq, head_dim] = q.dims();
+    if k.dims() != q.dims() || v.dims() != q.dims() || !on_cpu(q) {
+        return None;
+    }
+    let (q, k, v) = (cpu_f32(q.clone()).ok()?, cpu_f32(k.clone()).ok()?, cpu_f32(v.clone()).ok()?);
+    let bias = match bias {
+        Some(b) if b.dims() == [batch, heads, seq, seq] => Some(cpu_f32(b.clone()).ok()?),
+        Some(_) => return None,
+        None => None,
+    };
+    // The key mask: the first head's first query row of each sequence (a host read of
+    // batch·seq values on the CPU backend).
+    let keys: Option<Vec<bool>> = match padding {
+        Some(p) if p.dims() == [batch, heads, seq, seq] => {
+            let first = p.clone().slice([0..batch, 0..1, 0..1, 0..seq]).reshape([batch * seq]);
+            Some(first.into_data().convert::<bool>().iter::<bool>().map(|padded| !padded).collect())
+        }
+        Some(_) => return None,
+        None => None,
+    };
+    let width = heads * head_dim;
+    let mut out = vec![0.0f32; batch * seq * width];
+    let done = triage_kernels::attention(
+        strided(&q)?,
+        strided(&k)?,
+        strided(&v)?,
+        match &bias {
+            Some(b) => Some(strided(b)?),
+            None => None,
+        },
+        keys.as_deref(),
+        1.0 / (head_dim as f32).sqrt(),
+        triage_kernels::AttentionShape { batch, heads, seq, head_dim },
+        &mut out,
+    );
+    done.then(|| Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(out, [batch, seq, width]))))
+}
+
+/// A CPU tensor of four dimensions as the attention kernel reads it (`None` for negative
+/// strides, which burn-flex's flips make).
+fn strided(t: &FlexTensor) -> Option<triage_kernels::Strided<'_>> {
+    let s = t.layout().strides();
+    let stride = |d: usize| s.get(d).and_then(|&x| usize::try_from(x).ok());
+    Some(triage_kernels::Strided {
+        data: t.storage::<f32>(),
+        offset: t.layout().start_offset(),
+        strides: [stride(0)?, stride(1)?, stride(2)?, stride(3)?],
+    })
+}
+
 /// `t` with its values in one dense run (a view such as a transpose is copied once).
 fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.is_contiguous() { t } else { t.to_contiguous() }
@@ -141,5 +207,36 @@ mod tests {
         let want = xt.clone().matmul(w.clone().transpose()).into_data();
         let got = linear(&xt, &w, None).map(|t| t.into_data());
         got.expect("f32 on the CPU backend").assert_approx_eq::<f32>(&want, burn::tensor::Tolerance::absolute(1e-4));
+    }
+
+    #[test]
+    fn attention_matches_burns_on_split_heads_with_padding_and_bias() {
+        use crate::models::layers::{Heads, padding_mask};
+        use burn::tensor::Int;
+        let device = Device::flex();
+        let (batch, heads, seq, head_dim) = (2, 3, 7, 4);
+        let random = |dims: [usize; 3]| Tensor::<3>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+        let (q, k, v) = (
+            random([batch, seq, heads * head_dim]),
+            random([batch, seq, heads * head_dim]),
+            random([batch, seq, heads * head_dim]),
+        );
+        let (q, k, v) = (Heads(heads).split(q), Heads(heads).split(k), Heads(heads).split(v));
+        let mask = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i64, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], [batch, seq]),
+            &device,
+        );
+        let padding = padding_mask(mask, Heads(heads));
+        let bias = Tensor::<3>::random([heads, seq, seq], Distribution::Normal(0.0, 1.0), &device)
+            .unsqueeze::<4>()
+            .expand([batch, heads, seq, seq]);
+        let Some(ours) = attention(&q, &k, &v, Some(&padding), Some(&bias)) else {
+            eprintln!("no CPU kernel on this machine: burn's attention is used, nothing to compare");
+            return;
+        };
+        let burns = burn::tensor::module::attention(q, k, v, Some(padding), Some(bias), Default::default())
+            .swap_dims(1, 2)
+            .reshape([batch, seq, heads * head_dim]);
+        ours.into_data().assert_approx_eq::<f32>(&burns.into_data(), burn::tensor::Tolerance::absolute(1e-5));
     }
 }
