@@ -1,12 +1,14 @@
 //! triage's CPU kernels, on plain `f32` slices (the model code wraps them around burn's CPU
-//! tensors): the two places a transformer layer spends its time on a CPU where burn-flex's
+//! tensors): the places a transformer layer spends its time on a CPU where burn-flex's
 //! operations leave most of the machine idle.
 //!
 //! - [`linear`]: `y = x·Wᵀ + b` with `W` in the checkpoint's `[out, in]` layout, read as it is:
 //!   every output is a dot product of a row of `x` and a row of `W`, both contiguous, so
 //!   nothing is re-packed per call (the general gemm burn-flex calls packs both operands on
 //!   every call). Blocks of 4 rows × 3 weight rows keep 12 eight-lane accumulators in
-//!   registers (AVX2 + FMA, chosen at run time); rows are split across the cores.
+//!   registers (AVX2 + FMA chosen at run time, or wasm SIMD128); the output is cut into row ×
+//!   column blocks across the cores.
+//! - [`attention`]: softmax(q·kᵀ·scale + bias)·v per sequence and head, on the same tiles.
 //! - [`gelu`]: erf GELU through a rational erf that vectorises (burn-flex evaluates erf one
 //!   value at a time on one thread).
 //!
