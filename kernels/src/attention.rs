@@ -169,16 +169,7 @@ fn lanes(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fill(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
-            })
-            .collect()
-    }
+    use crate::tests::fill;
 
     /// The same attention in f64, one value at a time.
     #[allow(clippy::too_many_arguments)]

@@ -276,7 +276,7 @@ mod tests {
     }
 
     /// A deterministic pseudo-random fill in [-1, 1).
-    fn fill(n: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn fill(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
